@@ -1,0 +1,10 @@
+"""Entry point of the virtual pile's firmware on the MicroPython unix port."""
+
+import asyncio
+import os
+
+from boards.sim.board import SimBoard
+from firmware.shell import app
+
+cfg = app.load_config(os.getenv("PILE_CONFIG") or "config.json")
+asyncio.run(app.run(SimBoard(cfg), cfg))

@@ -1,0 +1,147 @@
+"""Simulated board hardware for the MicroPython unix port: UARTs on ptys, pins and I2C on a pin bus.
+
+The host world (boards/sim/world) sits at the other end and speaks only in
+what the real parts carry: bytes on a UART, pin levels, I2C write bytes.
+Pin bus lines (ASCII): to the host ``O gpio level`` (an output changed) and
+``W addr hexbytes`` (an I2C write); from the host ``L gpio level`` (the world
+drives an input) and ``S gpioA gpioB 0|1`` (a switch contact opens or
+closes, as a keypad key joins a row and a column).
+"""
+
+import asyncio
+import socket
+import time
+from binascii import hexlify
+
+
+class PtyUart:
+    """A UART whose line is a pty the host paces at the baud rate; reads never block."""
+
+    def __init__(self, path, baudrate, bits_per_char=10):
+        self._file = open(path, "r+b", buffering=0)
+        self._char_us = bits_per_char * 1000000 // baudrate
+        self._tx_done_ms = time.ticks_ms()
+
+    def readinto(self, buf):
+        """Bytes waiting, up to len(buf); None when there are none (like machine.UART)."""
+        return self._file.readinto(buf) or None
+
+    def write(self, buf):
+        """Queue ``buf`` for sending; ``txdone`` turns true when the line would have sent it."""
+        now = time.ticks_ms()
+        start = self._tx_done_ms if time.ticks_diff(self._tx_done_ms, now) > 0 else now
+        self._tx_done_ms = time.ticks_add(start, (len(buf) * self._char_us + 999) // 1000)
+        return self._file.write(buf)
+
+    def txdone(self):
+        """True once the last byte written would be on the wire."""
+        return time.ticks_diff(time.ticks_ms(), self._tx_done_ms) >= 0
+
+
+class PinBus:
+    """The connection to the host's pin bus, and the level of every pin on it."""
+
+    def __init__(self, address):
+        host, port = address.split(":")
+        self.sock = socket.socket()
+        self.sock.connect(socket.getaddrinfo(host, int(port))[0][-1])
+        self.driven = {}
+        self.outputs = {}
+        self.contacts = {}
+        self.irqs = {}
+        self.sock.write(b"H sim-board\n")
+
+    def send(self, line):
+        """Send one line (bytes, newline included) to the host."""
+        self.sock.write(line)
+
+    def level(self, gpio):
+        """The level an input on ``gpio`` reads: driven by the world, pulled low through a
+        closed contact to an output driving low, else pulled up."""
+        if gpio in self.driven:
+            return self.driven[gpio]
+        for other in self.contacts.get(gpio, ()):
+            if self.outputs.get(other, 1) == 0:
+                return 0
+        return 1
+
+    async def serve(self):
+        """Apply the host's lines until the connection ends."""
+        reader = asyncio.StreamReader(self.sock)
+        while True:
+            line = await reader.readline()
+            if not line:
+                raise OSError("pin bus closed")
+            self._apply(line.split())
+
+    def _apply(self, parts):
+        if len(parts) == 3 and parts[0] == b"L":
+            gpio = int(parts[1])
+            before = self.level(gpio)
+            self.driven[gpio] = int(parts[2])
+            self._edge(gpio, before)
+        elif len(parts) == 4 and parts[0] == b"S":
+            a, b, closed = int(parts[1]), int(parts[2]), parts[3] == b"1"
+            for one, other in ((a, b), (b, a)):
+                joined = self.contacts.setdefault(one, [])
+                if closed and other not in joined:
+                    joined.append(other)
+                elif not closed and other in joined:
+                    joined.remove(other)
+
+    def _edge(self, gpio, before):
+        handler = self.irqs.get(gpio)
+        after = self.level(gpio)
+        if handler is None or after == before:
+            return
+        pin, trigger, callback = handler
+        if (after == 0 and trigger & Pin.IRQ_FALLING) or (after == 1 and trigger & Pin.IRQ_RISING):
+            callback(pin)
+
+
+class Pin:
+    """A machine.Pin on the pin bus; ``report`` outputs are seen by the host."""
+
+    IN = 0
+    OUT = 1
+    PULL_UP = 1
+    IRQ_FALLING = 1
+    IRQ_RISING = 2
+
+    def __init__(self, bus, gpio, mode, report=True):
+        self.bus = bus
+        self.gpio = gpio
+        self.mode = mode
+        self.report = report
+        if mode == Pin.OUT:
+            bus.outputs[gpio] = 1
+
+    def value(self, level=None):
+        """Read the pin, or drive an output to ``level``."""
+        if level is None:
+            if self.mode == Pin.OUT:
+                return self.bus.outputs[self.gpio]
+            return self.bus.level(self.gpio)
+        level = 1 if level else 0
+        if self.bus.outputs.get(self.gpio) != level:
+            self.bus.outputs[self.gpio] = level
+            if self.report:
+                self.bus.send(b"O %d %d\n" % (self.gpio, level))
+        return None
+
+    def irq(self, trigger, handler):
+        """Call ``handler(pin)`` on the given edges of an input."""
+        self.bus.irqs[self.gpio] = (self, trigger, handler)
+
+
+class I2C:
+    """machine.I2C writes, carried to the host device emulators."""
+
+    def __init__(self, bus):
+        self.bus = bus
+
+    def writeto(self, address, buf):
+        """One write transaction to ``address``."""
+        self.bus.send(b"W %d %s\n" % (address, hexlify(buf)))
+        return len(buf)
+

@@ -1,0 +1,135 @@
+"""Pile configuration: field defaults, and validation of a site's overrides.
+
+Every threshold and time constant the core uses lives here, so a test can
+shorten a one-hour full-charge hold to seconds without touching code. A site
+file that fails validation is rejected as a whole (a half-applied price list
+is worse than the defaults) and every problem is reported.
+"""
+
+TARIFF_MODES = ("time", "tier", "energy")
+
+# name: (default, minimum, maximum); lists are checked by their own rules below.
+LIMITS = {
+    # ports and power (PRODUCT.md field figures: 1000 W per port, 6000 W per pile)
+    "PORT_COUNT": (10, 1, 10),
+    "PORT_MAX_W": (1000, 50, 3500),
+    "PORT_TRIP_W": (2000, 100, 10000),
+    "OVERLOAD_HOLD_S": (3, 0, 60),
+    "PILE_MAX_W": (6000, 100, 40000),
+    "START_RESERVE_W": (250, 0, 3500),
+    # stop rules (full: under 30 W for an hour of float; unplug: under 10 W for 10 s)
+    "FULL_W": (30, 1, 200),
+    "FULL_HOLD_S": (3600, 1, 14400),
+    "UNPLUG_W": (10, 1, 100),
+    "UNPLUG_HOLD_S": (10, 1, 600),
+    "PLUG_WAIT_S": (120, 5, 1800),
+    "MAX_SESSION_S": (36000, 60, 86400),
+    # power tiers: fixed after the settle window, moved up after a sustained rise
+    "SETTLE_S": (60, 1, 900),
+    "TIER_UP_HOLD_S": (60, 1, 900),
+    # meter
+    "METER_STALE_S": (5, 1, 60),
+    "METER_BAUD": (9600, 1200, 115200),
+    "METER_TIMEOUT_MS": (300, 20, 5000),
+    "METER_RETRIES": (2, 0, 5),
+    "METER_SCAN_MS": (200, 50, 5000),
+    "METER_ADDRESS": (1, 1, 247),
+    # money: "1 yuan = 4 h" is PRICE_FEN=100 for UNIT_MIN=240
+    "PRICE_FEN": (100, 1, 10000),
+    "UNIT_MIN": (240, 1, 1440),
+    "ENERGY_FEN_PER_KWH": (180, 1, 2000),
+    "COIN_FEN": (100, 1, 10000),
+    "COIN_PULSES": (1, 1, 20),
+    "COIN_DEBOUNCE_MS": (10, 1, 100),
+    "COIN_GAP_MS": (300, 50, 2000),
+    # front panel
+    "ENTRY_TIMEOUT_S": (30, 5, 600),
+    "NOTICE_S": (8, 1, 60),
+    "STOPPED_SHOW_S": (60, 1, 3600),
+}
+
+CHOICES = {
+    "TARIFF_MODE": ("time", TARIFF_MODES),
+    "METER_PROFILE": ("mc10", ("mc10", "sdm120")),
+    "FREE_MODE": (False, (False, True)),
+}
+
+# [upper bound W, minutes per PRICE_FEN]; a charger above the last bound pays the last tier.
+DEFAULT_TIERS = [[200, 300], [400, 240], [700, 150], [1000, 100]]
+
+
+def defaults():
+    """A fresh dict of every setting at its field default."""
+    cfg = {name: spec[0] for name, spec in LIMITS.items()}
+    for name, spec in CHOICES.items():
+        cfg[name] = spec[0]
+    cfg["TIERS"] = [list(tier) for tier in DEFAULT_TIERS]
+    return cfg
+
+
+def _tier_errors(tiers):
+    if not isinstance(tiers, list) or not tiers or len(tiers) > 8:
+        return ["TIERS must be a list of 1 to 8 [max_w, minutes] pairs"]
+    errors = []
+    last_w = 0
+    for tier in tiers:
+        if not isinstance(tier, list) or len(tier) != 2:
+            errors.append("TIERS entry %r is not a [max_w, minutes] pair" % (tier,))
+            continue
+        max_w, minutes = tier
+        if not _is_int(max_w) or not _is_int(minutes) or minutes < 1 or max_w <= last_w:
+            errors.append("TIERS entry %r: bounds must rise, minutes must be >= 1" % (tier,))
+            continue
+        last_w = max_w
+    return errors
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate(overrides):
+    """Check a site's overrides; return the list of problems (empty when valid)."""
+    if not isinstance(overrides, dict):
+        return ["configuration must be a JSON object"]
+    errors = []
+    for name, value in overrides.items():
+        if name in LIMITS:
+            _, low, high = LIMITS[name]
+            if not _is_int(value):
+                errors.append("%s must be an integer, got %r" % (name, value))
+            elif not low <= value <= high:
+                errors.append("%s=%d is outside %d..%d" % (name, value, low, high))
+        elif name in CHOICES:
+            if value not in CHOICES[name][1] or isinstance(value, bool) != isinstance(CHOICES[name][0], bool):
+                errors.append("%s=%r is not one of %r" % (name, value, CHOICES[name][1]))
+        elif name == "TIERS":
+            errors.extend(_tier_errors(value))
+        else:
+            errors.append("unknown setting %r" % (name,))
+    merged = defaults()
+    if not errors:
+        merged.update(overrides)
+        if merged["PORT_TRIP_W"] <= merged["PORT_MAX_W"]:
+            errors.append("PORT_TRIP_W must be above PORT_MAX_W")
+        if merged["FULL_W"] < merged["UNPLUG_W"]:
+            errors.append("FULL_W must not be below UNPLUG_W")
+    return errors
+
+
+def load(overrides, log):
+    """Defaults updated by ``overrides`` if they are valid; otherwise the defaults.
+
+    Each problem is passed to ``log(message)`` so the installer sees why a site
+    file was refused.
+    """
+    cfg = defaults()
+    if overrides is None:
+        return cfg
+    errors = validate(overrides)
+    if errors:
+        for message in errors:
+            log("config rejected: " + message)
+        return cfg
+    cfg.update(overrides)
+    return cfg

@@ -1,0 +1,140 @@
+"""The keypad and coin acceptor at the pile: choosing a port, paying, asking, stopping.
+
+Keys (4x4 pad): digits choose a port, ``#`` confirms, ``*`` cancels,
+``A`` then port and ``#`` asks a port's state, ``D`` then port and ``#``
+stops it. Coins may come before or after the port is chosen; money inserted
+is never dropped: it waits for a port, and a chosen port with money starts
+when ``#`` is pressed or the entry times out.
+"""
+
+from firmware import prompts
+from firmware.compat import const
+from firmware.pile import format_duration, format_fen
+from firmware.port import KEYPAD
+from firmware.tariff import NO_TIER
+from firmware.ticks import since_ms
+
+SELECT = const(0)
+QUERY = const(1)
+STOP = const(2)
+
+DIGITS_MAX = const(2)
+PAID_PROMPTS = (prompts.STARTED, prompts.QUEUED, prompts.ADDED)
+
+
+class FrontPanel:
+    """What the resident is entering, and the coins not yet given to a port."""
+
+    def __init__(self, pile, cfg):
+        self.pile = pile
+        self.coin_fen = cfg["COIN_FEN"]
+        self.free_mode = cfg["FREE_MODE"]
+        self.timeout_ms = cfg["ENTRY_TIMEOUT_S"] * 1000
+        self.mode = SELECT
+        self.digits = 0
+        self.digit_count = 0
+        self.port = 0
+        self.credit_fen = 0
+        self.last_ms = 0
+
+    def entry(self):
+        """What is being typed, for the display (empty when nothing is)."""
+        if self.digit_count:
+            return ("?", "P", "P-")[self.mode] + str(self.digits) + "_"
+        if self.mode == QUERY:
+            return "Ask: port no. #"
+        if self.mode == STOP:
+            return "Stop: port no. #"
+        return ""
+
+    def on_key(self, now_ms, key):
+        """One key press."""
+        self.last_ms = now_ms
+        if "0" <= key <= "9":
+            if self.digit_count < DIGITS_MAX:
+                self.digits = self.digits * 10 + ord(key) - 48
+                self.digit_count += 1
+        elif key == "#":
+            self._confirm(now_ms)
+        elif key == "*":
+            self._clear()
+            self.port = 0
+            self.pile.announce(prompts.CANCELLED, 0, "", now_ms)
+        elif key == "A":
+            self._clear()
+            self.mode = QUERY
+        elif key == "D":
+            self._clear()
+            self.mode = STOP
+
+    def on_coins(self, now_ms, coins):
+        """``coins`` coins were accepted."""
+        self.last_ms = now_ms
+        self.credit_fen += coins * self.coin_fen
+        if self.port:
+            self.pile.announce(prompts.COIN_IN, self.port, self._credit_text(), now_ms)
+        else:
+            self.pile.announce(prompts.CHOOSE_PORT_FIRST, 0, self._credit_text(), now_ms)
+
+    def tick(self, now_ms):
+        """An entry left alone times out; a chosen port with money in starts rather than lose it."""
+        if since_ms(now_ms, self.last_ms) < self.timeout_ms:
+            return
+        if self.port and self.credit_fen:
+            self._pay(now_ms)
+        elif self.digit_count or self.mode != SELECT or self.port:
+            self._clear()
+            self.port = 0
+        self.last_ms = now_ms
+
+    def _clear(self):
+        self.mode = SELECT
+        self.digits = 0
+        self.digit_count = 0
+
+    def _confirm(self, now_ms):
+        pile = self.pile
+        if not self.digit_count:
+            if self.port and self.credit_fen:
+                self._pay(now_ms)
+            else:
+                pile.announce(prompts.CHOOSE_PORT_FIRST if self.credit_fen else prompts.WELCOME, 0, "", now_ms)
+            return
+        number = self.digits
+        mode = self.mode
+        self._clear()
+        if pile.port(number) is None:
+            pile.announce(prompts.INVALID_PORT, number, "", now_ms)
+        elif mode == QUERY:
+            pile.announce(prompts.PORT_INFO, number, pile.describe(number, now_ms), now_ms)
+        elif mode == STOP:
+            prompt = pile.stop(now_ms, number, KEYPAD)
+            if prompt == prompts.PORT_IDLE:
+                pile.announce(prompt, number, "", now_ms)
+        elif self.free_mode:
+            prompt = pile.pay(now_ms, number, "free", 0)
+            pile.announce(prompt, number, "", now_ms)
+        else:
+            self.port = number
+            if self.credit_fen:
+                self._pay(now_ms)
+            else:
+                pile.announce(prompts.INSERT_COINS, number, "", now_ms)
+
+    def _pay(self, now_ms):
+        number = self.port
+        prompt = self.pile.pay(now_ms, number, "coin", self.credit_fen)
+        value = ""
+        if prompt in PAID_PROMPTS:
+            value = self._credit_text()
+            self.credit_fen = 0
+        self.port = 0
+        self.pile.announce(prompt, number, value, now_ms)
+
+    def _credit_text(self):
+        tariff = self.pile.tariff
+        text = format_fen(self.credit_fen)
+        if tariff.mode == "energy":
+            return text
+        seconds = self.credit_fen * tariff.minutes_per_price(NO_TIER) * 60 // tariff.price_fen
+        return text + " " + format_duration(seconds)

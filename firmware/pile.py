@@ -1,0 +1,260 @@
+"""The pile: ten ports under one power limit, fed readings and time, deciding relays.
+
+Pure core: no I/O, no clock, no globals. The shell hands it readings
+(``on_readings``), time (``tick``), payments and stops; it answers with the
+relay states in ``relay`` and with events (orders, prompts, alarms) in
+``events`` for the shell to act on.
+
+Safety invariant: a relay is on only while its port has a paid session in a
+powered state, its reading is fresh, and the pile has not put it back in the
+queue; ``_refresh_relays`` is the one place that decides it.
+"""
+
+from firmware import prompts
+from firmware.port import (
+    CHARGING,
+    CREDIT,
+    FULL,
+    KEYPAD,
+    MAX_TIME,
+    NO_LOAD,
+    OVERLOAD,
+    QUEUED,
+    STATE_NAMES,
+    UNPLUGGED,
+    WAIT_PLUG,
+    Port,
+    Rules,
+)
+from firmware.session import Session
+from firmware.tariff import Tariff
+from firmware.ticks import NEVER, since_ms
+
+STOP_PROMPTS = {
+    CREDIT: prompts.STOP_CREDIT,
+    FULL: prompts.STOP_FULL,
+    UNPLUGGED: prompts.STOP_UNPLUGGED,
+    OVERLOAD: prompts.STOP_OVERLOAD,
+    MAX_TIME: prompts.STOP_MAX_TIME,
+    KEYPAD: prompts.STOP_KEYPAD,
+    NO_LOAD: prompts.STOP_NO_LOAD,
+}
+
+# Event kinds the shell acts on.
+EVENT_ORDER = "order"
+EVENT_SAY = "say"
+EVENT_ALARM = "alarm"
+
+
+def format_duration(seconds):
+    """``3h59m`` for a time left on a 20-column display."""
+    minutes = seconds // 60
+    return "%dh%02dm" % (minutes // 60, minutes % 60)
+
+
+def format_fen(fen):
+    """``2.50Y`` for an amount of money on the display."""
+    return "%d.%02dY" % (fen // 100, fen % 100)
+
+
+class Pile:
+    """Every port's state, the start queue under PILE_MAX_W, and meter-lost handling."""
+
+    def __init__(self, cfg, now_ms):
+        self.rules = Rules(cfg)
+        self.tariff = Tariff(cfg)
+        count = cfg["PORT_COUNT"]
+        self.ports = [Port(number, self.rules, self.tariff) for number in range(1, count + 1)]
+        self.relay = bytearray(count)
+        self.max_w = cfg["PILE_MAX_W"]
+        self.queue = []
+        self.running = []
+        self.events = []
+        self.order_seq = 0
+        self.meter_lost = False
+        self.wall_s = 0
+        self.notice = prompts.WELCOME
+        self.notice_port = 0
+        self.notice_value = ""
+        self.notice_ms = NEVER
+        self._over_since = NEVER
+        self._boot_ms = now_ms
+
+    def port(self, number):
+        """The Port numbered ``number`` (1-based), or None if there is no such port."""
+        if 1 <= number <= len(self.ports):
+            return self.ports[number - 1]
+        return None
+
+    def announce(self, prompt, number, value, now_ms):
+        """Show ``prompt`` on the display and queue it for the voice."""
+        self.notice = prompt
+        self.notice_port = number
+        self.notice_value = value
+        self.notice_ms = now_ms
+        self.events.append((EVENT_SAY, prompt))
+
+    def pay(self, now_ms, number, method, fen):
+        """A payment of ``fen`` for port ``number``; returns the prompt that answers it.
+
+        A payment for a port whose session was paid the same way adds to it
+        (time accumulates); any other busy or faulty port refuses it, and the
+        caller keeps the money.
+        """
+        port = self.port(number)
+        if port is None:
+            return prompts.INVALID_PORT
+        if not port.fresh(now_ms):
+            return prompts.PORT_FAULT
+        if port.busy():
+            if port.session.method != method or method == "free":
+                return prompts.PORT_BUSY
+            port.session.add(fen)
+            return prompts.ADDED
+        port.begin(Session(method, fen, now_ms, self.wall_s), now_ms)
+        self.queue.append(number)
+        self._admit(now_ms)
+        self._refresh_relays(now_ms)
+        if port.state == QUEUED:
+            return prompts.QUEUED
+        return prompts.FREE_STARTED if method == "free" else prompts.STARTED
+
+    def stop(self, now_ms, number, reason):
+        """Stop port ``number`` on request (keypad, and later card, app, cloud)."""
+        port = self.port(number)
+        if port is None:
+            return prompts.INVALID_PORT
+        if not port.busy():
+            return prompts.PORT_IDLE
+        self._stop(port, reason, now_ms)
+        self._refresh_relays(now_ms)
+        return STOP_PROMPTS.get(reason, prompts.STOP_KEYPAD)
+
+    def on_readings(self, now_ms, readings):
+        """A meter scan: protections act on this very reading, then relays follow."""
+        power_w = readings.power_w
+        energy_wh = readings.energy_wh
+        valid = readings.valid
+        for index, port in enumerate(self.ports):
+            if valid[index]:
+                reason = port.on_reading(now_ms, power_w[index], energy_wh[index])
+                if reason is not None:
+                    self._stop(port, reason, now_ms)
+        self._hold_pile_limit(now_ms)
+        self._admit(now_ms)
+        self._refresh_relays(now_ms)
+
+    def tick(self, now_ms, wall_s):
+        """Time passes: credit is used, holds run out, stale readings drop relays."""
+        self.wall_s = wall_s
+        for port in self.ports:
+            reason = port.evaluate(now_ms)
+            if reason is not None:
+                self._stop(port, reason, now_ms)
+        self._watch_meter(now_ms)
+        self._admit(now_ms)
+        self._refresh_relays(now_ms)
+
+    def describe(self, number, now_ms):
+        """A short status of port ``number`` for a keypad query."""
+        port = self.ports[number - 1]
+        if not port.fresh(now_ms):
+            return "no reading"
+        if port.session is None:
+            return STATE_NAMES[port.state]
+        if port.state != CHARGING:
+            return STATE_NAMES[port.state]
+        seconds = self.tariff.seconds_left(port.session)
+        if seconds < 0:
+            return "%dW %s" % (port.power_w, format_fen(port.session.left_mfen() // 1000))
+        return "%dW %s" % (port.power_w, format_duration(seconds))
+
+    def total_w(self):
+        """Power drawn by the powered ports, from their latest readings."""
+        total = 0
+        for port in self.ports:
+            if port.powered:
+                total += port.power_w
+        return total
+
+    def _stop(self, port, reason, now_ms):
+        session = port.finish(reason, now_ms)
+        number = port.number
+        if number in self.queue:
+            self.queue.remove(number)
+        if number in self.running:
+            self.running.remove(number)
+        self.order_seq += 1
+        paid, used, returned = session.settle()
+        order = {
+            "no": self.order_seq,
+            "port": number,
+            "method": session.method,
+            "start": session.start_wall_s,
+            "end": self.wall_s,
+            "wh": session.energy_wh,
+            "charged_s": session.charged_ms // 1000,
+            "paid": paid,
+            "used": used,
+            "returned": returned,
+            "tier": session.tier,
+            "payments": session.payments,
+            "reason": reason,
+        }
+        self.events.append((EVENT_ORDER, order))
+        self.announce(STOP_PROMPTS.get(reason, prompts.STOP_KEYPAD), number, "", now_ms)
+
+    def _admit(self, now_ms):
+        """Start queued ports, first paid first, while the pile limit has room."""
+        if not self.queue:
+            return
+        # A running port holds at least the room it was admitted with, so a
+        # charger still ramping up is not mistaken for spare power.
+        committed = 0
+        for port in self.ports:
+            if port.wants_relay():
+                committed += max(port.power_w, port.need_w)
+        while self.queue:
+            port = self.ports[self.queue[0] - 1]
+            if not port.fresh(now_ms) or committed + port.need_w > self.max_w:
+                return
+            self.queue.pop(0)
+            self.running.append(port.number)
+            committed += port.need_w
+            port.enter(WAIT_PLUG, now_ms)
+
+    def _hold_pile_limit(self, now_ms):
+        """Over PILE_MAX_W for OVERLOAD_HOLD_S: the newest session waits in the queue again."""
+        if self.total_w() <= self.max_w or not self.running:
+            self._over_since = NEVER
+            return
+        if self._over_since == NEVER:
+            self._over_since = now_ms
+            return
+        if since_ms(now_ms, self._over_since) < self.rules.overload_hold_ms:
+            return
+        self._over_since = NEVER
+        number = self.running.pop()
+        self.ports[number - 1].requeue(now_ms)
+        self.queue.insert(0, number)
+        self.announce(prompts.PILE_BUSY, number, "", now_ms)
+
+    def _watch_meter(self, now_ms):
+        """No fresh reading on any port is a meter fault: relays drop, an alarm goes out."""
+        lost = since_ms(now_ms, self._boot_ms) > self.rules.stale_ms
+        for port in self.ports:
+            if port.fresh(now_ms):
+                lost = False
+                break
+        if lost == self.meter_lost:
+            return
+        self.meter_lost = lost
+        self.events.append((EVENT_ALARM, "meter_lost" if lost else "meter_back"))
+        self.announce(prompts.METER_LOST if lost else prompts.METER_BACK, 0, "", now_ms)
+
+    def _refresh_relays(self, now_ms):
+        relay = self.relay
+        for index, port in enumerate(self.ports):
+            on = port.wants_relay() and port.fresh(now_ms)
+            relay[index] = 1 if on else 0
+            port.set_powered(on, now_ms)

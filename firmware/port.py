@@ -1,0 +1,224 @@
+"""One charging port: its state machine and the stop rules that end a session.
+
+States: IDLE -> QUEUED (paid, waiting for room under the pile limit) ->
+WAIT_PLUG (relay on, waiting for a charger to draw power) -> CHARGING ->
+STOPPED (showing why) -> IDLE. The Port decides from readings and time it is
+handed; whether its relay may really be on is the Pile's call (fresh reading,
+no pile-level stop).
+"""
+
+from firmware.compat import const
+from firmware.ticks import NEVER, since_ms
+
+IDLE = const(0)
+QUEUED = const(1)
+WAIT_PLUG = const(2)
+CHARGING = const(3)
+STOPPED = const(4)
+
+STATE_NAMES = ("idle", "queued", "wait_plug", "charging", "stopped")
+
+# Stop reasons; each has its own configuration constant.
+CREDIT = "credit"
+FULL = "full"
+UNPLUGGED = "unplugged"
+OVERLOAD = "overload"
+MAX_TIME = "max_time"
+KEYPAD = "keypad"
+NO_LOAD = "no_load"
+
+
+class Rules:
+    """The configuration's thresholds, converted once to the units the rules use."""
+
+    def __init__(self, cfg):
+        self.max_w = cfg["PORT_MAX_W"]
+        self.trip_w = cfg["PORT_TRIP_W"]
+        self.overload_hold_ms = cfg["OVERLOAD_HOLD_S"] * 1000
+        self.full_w = cfg["FULL_W"]
+        self.full_hold_ms = cfg["FULL_HOLD_S"] * 1000
+        self.unplug_w = cfg["UNPLUG_W"]
+        self.unplug_hold_ms = cfg["UNPLUG_HOLD_S"] * 1000
+        self.plug_wait_ms = cfg["PLUG_WAIT_S"] * 1000
+        self.max_session_ms = cfg["MAX_SESSION_S"] * 1000
+        self.settle_ms = cfg["SETTLE_S"] * 1000
+        self.tier_up_hold_ms = cfg["TIER_UP_HOLD_S"] * 1000
+        self.stale_ms = cfg["METER_STALE_S"] * 1000
+        self.stopped_show_ms = cfg["STOPPED_SHOW_S"] * 1000
+        self.reserve_w = cfg["START_RESERVE_W"]
+
+
+class Port:
+    """A port's session state, its latest reading and its hold timers."""
+
+    def __init__(self, number, rules, tariff):
+        self.number = number
+        self.rules = rules
+        self.tariff = tariff
+        self.state = IDLE
+        self.state_ms = 0
+        self.session = None
+        self.reason = None
+        self.power_w = 0
+        self.energy_wh = 0
+        self.reading_ms = NEVER
+        self.powered = False
+        self.need_w = 0
+        self._over_since = NEVER
+        self._absent_since = NEVER
+        self._low_since = NEVER
+        self._tier_up_since = NEVER
+        self._charge_ms = NEVER
+        self._billed_ms = NEVER
+
+    def busy(self):
+        """True while a session holds the port."""
+        return self.state in (QUEUED, WAIT_PLUG, CHARGING)
+
+    def wants_relay(self):
+        """True in the states where the session needs power."""
+        return self.state == WAIT_PLUG or self.state == CHARGING
+
+    def fresh(self, now_ms):
+        """True while the latest reading is younger than METER_STALE_S."""
+        return self.reading_ms != NEVER and since_ms(now_ms, self.reading_ms) <= self.rules.stale_ms
+
+    def enter(self, state, now_ms):
+        """Move to ``state``; hold timers restart in the new state."""
+        self.state = state
+        self.state_ms = now_ms
+        self._over_since = NEVER
+        self._absent_since = NEVER
+        self._low_since = NEVER
+        self._tier_up_since = NEVER
+        self._billed_ms = now_ms
+
+    def begin(self, session, now_ms):
+        """A paid session takes the idle port; it queues for room under the pile limit."""
+        self.session = session
+        self.reason = None
+        self.need_w = self.rules.reserve_w
+        self._charge_ms = NEVER
+        self.enter(QUEUED, now_ms)
+
+    def set_powered(self, powered, now_ms):
+        """The Pile reports whether the relay is on; hold timers only run on a powered port."""
+        if powered == self.powered:
+            return
+        self.powered = powered
+        if powered and self.state == WAIT_PLUG:
+            self.state_ms = now_ms
+        self._over_since = NEVER
+        self._absent_since = NEVER
+        self._low_since = NEVER
+        self._tier_up_since = NEVER
+        self._billed_ms = now_ms
+
+    def on_reading(self, now_ms, power_w, energy_wh):
+        """Take a reading; return a stop reason when it shows an overload, else None.
+
+        Decided here, on the reading that shows the fault, so a trip never waits
+        for the next tick.
+        """
+        self.power_w = power_w
+        self.energy_wh = energy_wh
+        self.reading_ms = now_ms
+        session = self.session
+        if session is not None and self.state == CHARGING:
+            session.count_energy(energy_wh)
+            self.tariff.accrue_energy(session)
+        if not (self.powered and self.wants_relay()):
+            return None
+        rules = self.rules
+        if power_w >= rules.trip_w:
+            return OVERLOAD
+        if power_w > rules.max_w:
+            if self._over_since == NEVER:
+                self._over_since = now_ms
+            elif since_ms(now_ms, self._over_since) >= rules.overload_hold_ms:
+                return OVERLOAD
+        else:
+            self._over_since = NEVER
+        if power_w < rules.unplug_w:
+            if self._absent_since == NEVER:
+                self._absent_since = now_ms
+        else:
+            self._absent_since = NEVER
+            if self.state == WAIT_PLUG:
+                self._start_charging(now_ms)
+        if power_w < rules.full_w:
+            if self._low_since == NEVER:
+                self._low_since = now_ms
+        else:
+            self._low_since = NEVER
+        if self.state == CHARGING:
+            self._follow_tier(now_ms, power_w)
+        return None
+
+    def _start_charging(self, now_ms):
+        self.enter(CHARGING, now_ms)
+        self._charge_ms = now_ms
+        if self.session.energy_base_wh is None:
+            self.session.energy_base_wh = self.energy_wh
+
+    def _follow_tier(self, now_ms, power_w):
+        session = self.session
+        tariff = self.tariff
+        if since_ms(now_ms, self._charge_ms) < self.rules.settle_ms:
+            if power_w > session.peak_w:
+                session.peak_w = power_w
+                tariff.retier(session, tariff.tier_of(power_w))
+            return
+        if tariff.tier_of(power_w) > session.tier:
+            if self._tier_up_since == NEVER:
+                self._tier_up_since = now_ms
+            elif since_ms(now_ms, self._tier_up_since) >= self.rules.tier_up_hold_ms:
+                tariff.retier(session, tariff.tier_of(power_w))
+                self._tier_up_since = NEVER
+        else:
+            self._tier_up_since = NEVER
+
+    def evaluate(self, now_ms):
+        """Apply the time-based rules; return a stop reason or None."""
+        rules = self.rules
+        state = self.state
+        if state == STOPPED:
+            if since_ms(now_ms, self.state_ms) >= rules.stopped_show_ms:
+                self.enter(IDLE, now_ms)
+            return None
+        if state == WAIT_PLUG:
+            if self.powered and since_ms(now_ms, self.state_ms) >= rules.plug_wait_ms:
+                return NO_LOAD
+            return None
+        if state != CHARGING:
+            return None
+        if not self.powered:
+            self._billed_ms = now_ms
+            return None
+        session = self.session
+        dt_ms = since_ms(now_ms, self._billed_ms)
+        self._billed_ms = now_ms
+        session.charged_ms += dt_ms
+        self.tariff.accrue_time(session, dt_ms)
+        if session.used_up():
+            return CREDIT
+        if self._absent_since != NEVER and since_ms(now_ms, self._absent_since) >= rules.unplug_hold_ms:
+            return UNPLUGGED
+        if self._low_since != NEVER and since_ms(now_ms, self._low_since) >= rules.full_hold_ms:
+            return FULL
+        if session.charged_ms >= rules.max_session_ms:
+            return MAX_TIME
+        return None
+
+    def finish(self, reason, now_ms):
+        """End the session with ``reason``; return it for the order (None if idle)."""
+        session = self.session
+        self.session = None
+        self.reason = reason
+        self.enter(STOPPED, now_ms)
+        return session
+
+    def requeue(self, now_ms):
+        """Back to the queue (pile over its limit); it needs the room it was using."""
+        self.need_w = self.power_w if self.power_w > self.rules.reserve_w else self.rules.reserve_w
+        self.enter(QUEUED, now_ms)

@@ -1,0 +1,37 @@
+"""What the 20x4 display shows, composed from the core's state (pure)."""
+
+from firmware import prompts
+from firmware.pile import format_fen
+from firmware.port import CHARGING, IDLE, QUEUED, STOPPED, WAIT_PLUG
+from firmware.ticks import since_ms
+
+STATE_LETTERS = {IDLE: ".", QUEUED: "Q", WAIT_PLUG: "W", CHARGING: "C", STOPPED: "S"}
+STALE_LETTER = "E"
+
+
+def status_line(pile, now_ms):
+    """One letter per port (. idle, Q queued, W waiting for plug, C charging, S stopped, E no reading) and total W."""
+    letters = ""
+    for port in pile.ports:
+        letters += STATE_LETTERS[port.state] if port.fresh(now_ms) else STALE_LETTER
+    return "%s %5dW" % (letters, pile.total_w())
+
+
+def lines(pile, panel, now_ms, notice_ms, control_failed):
+    """The four display lines."""
+    if control_failed:
+        return (status_line(pile, now_ms), "FAULT E9", "Service needed", "")
+    if pile.meter_lost:
+        return (status_line(pile, now_ms), prompts.text(prompts.METER_LOST, 0, ""), "Charging paused", "")
+    notice = prompts.WELCOME
+    port = 0
+    value = ""
+    if pile.notice_ms >= 0 and since_ms(now_ms, pile.notice_ms) < notice_ms:
+        notice = pile.notice
+        port = pile.notice_port
+        value = pile.notice_value
+    credit = "Credit " + format_fen(panel.credit_fen) if panel.credit_fen else ""
+    entry = panel.entry()
+    # A value the prompt's text has no place for (a started session's credit) gets its own line.
+    extra = value if value and "%s" not in prompts.TEXTS[notice][1] else ""
+    return (status_line(pile, now_ms), prompts.text(notice, port, value), entry or extra, credit)

@@ -1,0 +1,95 @@
+"""A pile driven by hand: readings and time in, relays, orders and prompts out.
+
+Shared by the core's unit tests, which run under CPython and the MicroPython VM.
+"""
+
+from firmware import config, prompts
+from firmware.frontpanel import FrontPanel
+from firmware.pile import EVENT_ORDER, EVENT_SAY, Pile
+from firmware.readings import Readings
+
+STEP_MS = 200
+
+
+class Scenario:
+    """Ten ports, a clock that starts at ``start_ms``, and the loads plugged into them."""
+
+    def __init__(self, start_ms=1000, **overrides):
+        cfg = config.defaults()
+        cfg.update(overrides)
+        assert not config.validate(overrides), config.validate(overrides)
+        self.cfg = cfg
+        self.now = start_ms
+        self.wall = 1700000000
+        self.pile = Pile(cfg, self.now)
+        self.panel = FrontPanel(self.pile, cfg)
+        self.readings = Readings(cfg["PORT_COUNT"])
+        self.loads = {}
+        self.energy_mwh = [0] * cfg["PORT_COUNT"]
+        self.meter_ok = True
+        self.orders = []
+        self.said = []
+
+    def _drain(self):
+        events = self.pile.events
+        while events:
+            kind, detail = events.pop(0)
+            if kind == EVENT_ORDER:
+                self.orders.append(detail)
+            elif kind == EVENT_SAY:
+                self.said.append(prompts.name(detail))
+
+    def load(self, port, watts):
+        """A load drawing ``watts`` whenever port ``port``'s relay is on."""
+        self.loads[port] = watts
+
+    def scan(self):
+        """One meter scan of what the loads draw through the relays as they are now."""
+        r = self.readings
+        for index in range(len(self.energy_mwh)):
+            watts = self.loads.get(index + 1, 0) if self.pile.relay[index] else 0
+            self.energy_mwh[index] += watts * STEP_MS // 3600
+            r.power_w[index] = watts
+            r.energy_wh[index] = self.energy_mwh[index] // 1000
+            r.valid[index] = 1 if self.meter_ok else 0
+        if self.meter_ok:
+            self.pile.on_readings(self.now, r)
+        self._drain()
+
+    def run(self, ms):
+        """Let ``ms`` pass in meter-scan steps, ticking the core each step."""
+        end = self.now + ms
+        while self.now < end:
+            self.now += STEP_MS
+            self.wall = 1700000000 + self.now // 1000
+            self.scan()
+            self.pile.tick(self.now, self.wall)
+            self.panel.tick(self.now)
+            self._drain()
+
+    def keys(self, text):
+        """Press each key of ``text``."""
+        for key in text:
+            self.panel.on_key(self.now, key)
+            self._drain()
+
+    def coins(self, count):
+        """Insert ``count`` coins."""
+        self.panel.on_coins(self.now, count)
+        self._drain()
+
+    def pay(self, port, coins):
+        """Choose ``port``, insert ``coins`` and confirm."""
+        self.keys("%d#" % port)
+        self.coins(coins)
+        self.keys("#")
+
+    def state(self, port):
+        """The state name of ``port``."""
+        from firmware.port import STATE_NAMES
+
+        return STATE_NAMES[self.pile.port(port).state]
+
+    def relay(self, port):
+        """1 when port ``port``'s relay is on."""
+        return self.pile.relay[port - 1]

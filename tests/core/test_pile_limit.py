@@ -1,0 +1,66 @@
+"""The pile limit: starts wait in a queue, first paid first, and run when room frees."""
+
+from tests.core.scenario import Scenario
+
+
+def test_start_waits_for_room_and_runs_when_it_frees():
+    s = Scenario(PILE_MAX_W=500, START_RESERVE_W=200)
+    s.run(400)
+    for port in (1, 2, 3):
+        s.load(port, 180)
+    s.pay(1, 1)
+    s.pay(2, 1)
+    s.pay(3, 1)
+    s.run(1000)
+    assert [s.state(p) for p in (1, 2, 3)] == ["charging", "charging", "queued"]
+    assert s.relay(3) == 0
+    assert "queued" in s.said
+    s.keys("D1#")
+    s.run(1000)
+    assert s.state(3) == "charging" and s.relay(3) == 1
+
+
+def test_queue_is_first_paid_first_started():
+    s = Scenario(PILE_MAX_W=400, START_RESERVE_W=200)
+    s.run(400)
+    for port in (1, 2, 3, 4):
+        s.load(port, 180)
+    for port in (1, 2, 4, 3):
+        s.pay(port, 1)
+    s.run(1000)
+    assert s.pile.queue == [4, 3]
+    s.keys("D2#")
+    s.run(600)
+    assert s.state(4) == "charging" and s.state(3) == "queued"
+
+
+def test_pile_overload_puts_newest_session_back_in_queue():
+    s = Scenario(PILE_MAX_W=700, START_RESERVE_W=200, OVERLOAD_HOLD_S=2)
+    s.run(400)
+    s.load(1, 180)
+    s.load(2, 180)
+    s.pay(1, 1)
+    s.pay(2, 1)
+    s.run(1000)
+    s.load(2, 600)  # a charger that draws more than the room it was given
+    s.run(1600)
+    assert s.state(2) == "charging"
+    s.run(800)
+    assert s.state(2) == "queued" and s.relay(2) == 0
+    assert s.state(1) == "charging"
+    assert s.pile.total_w() <= 700
+    s.load(1, 0)
+    s.run(12000)  # port 1 unplugged and stopped: room for port 2 again
+    assert s.state(2) == "charging"
+
+
+def test_queued_session_is_not_billed():
+    s = Scenario(PILE_MAX_W=300, START_RESERVE_W=250, UNIT_MIN=1)
+    s.run(400)
+    s.load(1, 200)
+    s.load(2, 200)
+    s.pay(1, 1)
+    s.pay(2, 1)
+    s.run(30000)
+    assert s.state(2) == "queued"
+    assert s.pile.port(2).session.used_mfen == 0
