@@ -8,7 +8,7 @@ try:
     from micropython import const
 except ImportError:
 
-    def const(value):
+    def const(value):  # type: ignore[misc]  # same behaviour as the stub's generic signature
         """Identity under CPython; folded by the MicroPython compiler."""
         return value
 

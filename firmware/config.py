@@ -23,7 +23,7 @@ LIMITS = {
     "UNPLUG_W": (10, 1, 100),
     "UNPLUG_HOLD_S": (10, 1, 600),
     "PLUG_WAIT_S": (120, 5, 1800),
-    "MAX_SESSION_S": (36000, 60, 86400),
+    "MAX_SESSION_S": (36000, 10, 86400),
     # power tiers: fixed after the settle window, moved up after a sustained rise
     "SETTLE_S": (60, 1, 900),
     "TIER_UP_HOLD_S": (60, 1, 900),
@@ -45,6 +45,7 @@ LIMITS = {
     # front panel
     "ENTRY_TIMEOUT_S": (30, 5, 600),
     "NOTICE_S": (8, 1, 60),
+    "STATUS_LOG_S": (10, 1, 3600),
     "STOPPED_SHOW_S": (60, 1, 3600),
 }
 
@@ -60,7 +61,7 @@ DEFAULT_TIERS = [[200, 300], [400, 240], [700, 150], [1000, 100]]
 
 def defaults():
     """A fresh dict of every setting at its field default."""
-    cfg = {name: spec[0] for name, spec in LIMITS.items()}
+    cfg: dict = {name: spec[0] for name, spec in LIMITS.items()}
     for name, spec in CHOICES.items():
         cfg[name] = spec[0]
     cfg["TIERS"] = [list(tier) for tier in DEFAULT_TIERS]

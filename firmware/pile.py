@@ -216,6 +216,10 @@ class Pile:
                 committed += max(port.power_w, port.need_w)
         while self.queue:
             port = self.ports[self.queue[0] - 1]
+            if port.need_w > self.max_w:
+                # A load bigger than the whole pile may have (a heater, a power strip) never fits.
+                self._stop(port, OVERLOAD, now_ms)
+                continue
             if not port.fresh(now_ms) or committed + port.need_w > self.max_w:
                 return
             self.queue.pop(0)

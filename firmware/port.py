@@ -130,6 +130,10 @@ class Port:
         if not (self.powered and self.wants_relay()):
             return None
         rules = self.rules
+        # A charger drawing power ends the wait first, so the hold timers below
+        # start on this reading rather than being reset by the state change.
+        if self.state == WAIT_PLUG and power_w >= rules.unplug_w:
+            self._start_charging(now_ms)
         if power_w >= rules.trip_w:
             return OVERLOAD
         if power_w > rules.max_w:
@@ -144,8 +148,6 @@ class Port:
                 self._absent_since = now_ms
         else:
             self._absent_since = NEVER
-            if self.state == WAIT_PLUG:
-                self._start_charging(now_ms)
         if power_w < rules.full_w:
             if self._low_since == NEVER:
                 self._low_since = now_ms
@@ -156,13 +158,16 @@ class Port:
         return None
 
     def _start_charging(self, now_ms):
+        session = self.session
+        assert session is not None, "a powered port always has a session"
         self.enter(CHARGING, now_ms)
         self._charge_ms = now_ms
-        if self.session.energy_base_wh is None:
-            self.session.energy_base_wh = self.energy_wh
+        if session.energy_base_wh is None:
+            session.energy_base_wh = self.energy_wh
 
     def _follow_tier(self, now_ms, power_w):
         session = self.session
+        assert session is not None, "a charging port always has a session"
         tariff = self.tariff
         if since_ms(now_ms, self._charge_ms) < self.rules.settle_ms:
             if power_w > session.peak_w:
@@ -196,6 +201,7 @@ class Port:
             self._billed_ms = now_ms
             return None
         session = self.session
+        assert session is not None, "a charging port always has a session"
         dt_ms = since_ms(now_ms, self._billed_ms)
         self._billed_ms = now_ms
         session.charged_ms += dt_ms

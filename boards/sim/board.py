@@ -3,7 +3,7 @@
 import asyncio
 import os
 
-from boards.sim import pinmap
+from boards import pinmap
 from boards.sim.simhw import I2C, Pin, PinBus, PtyUart
 from drivers.coin import CoinAcceptor
 from drivers.keypad import Keypad

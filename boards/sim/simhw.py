@@ -144,4 +144,3 @@ class I2C:
         """One write transaction to ``address``."""
         self.bus.send(b"W %d %s\n" % (address, hexlify(buf)))
         return len(buf)
-

@@ -35,12 +35,15 @@ async def run(board, cfg):
     panel = FrontPanel(pile, cfg)
     controller = Controller(pile, panel, board.relays, [])
     log("boot", ports=len(pile.ports), meter=cfg["METER_PROFILE"], tariff=cfg["TARIFF_MODE"])
+    health = tasks.Health()
     try:
         await asyncio.gather(
-            tasks.meter_loop(board.meter, controller, cfg["METER_SCAN_MS"]),
+            tasks.meter_loop(board.meter, controller, cfg["METER_SCAN_MS"], health),
+            tasks.health_loop(board.meter, health),
+            tasks.status_loop(pile, cfg["STATUS_LOG_S"] * 1000),
             tasks.tick_loop(controller),
             tasks.input_loop(board.keypad, board.coin, controller),
-            tasks.ui_loop(board.lcd, board.voice, controller, cfg["NOTICE_S"] * 1000),
+            tasks.ui_loop(board.lcd, board.voice, controller, cfg["NOTICE_S"] * 1000, health),
         )
     finally:
         board.relays.all_off()

@@ -10,9 +10,10 @@ _EPOCH_OFFSET_S = 946684800 if time.gmtime(0)[0] == 2000 else 0
 
 def now_ms():
     """Monotonic milliseconds in the core's 30-bit tick range."""
-    return time.ticks_ms() & TICKS_MASK
+    # The stubs make ticks opaque; on every port they are small ints, masked to the core's period.
+    return time.ticks_ms() & TICKS_MASK  # type: ignore[operator]
 
 
 def wall_s():
     """Unix time in seconds, for order timestamps."""
-    return time.time() + _EPOCH_OFFSET_S
+    return int(time.time()) + _EPOCH_OFFSET_S

@@ -74,10 +74,10 @@ class Controller:
             elif kind == EVENT_ORDER:
                 log("order", **detail)
             elif kind == EVENT_ALARM:
-                log("alarm", kind=detail)
+                log("alarm", alarm=detail)
 
     def _fail(self, where, error):
         """Latch the fault: relays stay off until the board restarts."""
         self.relays.all_off()
         self.failed = True
-        log("alarm", kind="control_fault", where=where, error=repr(error))
+        log("alarm", alarm="control_fault", where=where, error=repr(error))

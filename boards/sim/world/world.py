@@ -1,0 +1,196 @@
+"""The virtual pile: the real firmware in a MicroPython VM, wired to emulated hardware.
+
+Everything the firmware touches is emulated at the level of the real part's
+wires: the RS485 meter is a pymodbus server behind a paced serial line, the
+relays, keypad and coin acceptor are pin levels on the pin bus, the LCD is
+I2C bytes into an HD44780 model, the voice module is UART frames. Chargers
+draw power through the relays as the firmware switches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from boards import pinmap
+from boards.sim.world.charger import ConstantLoad, Load, make_charger
+from boards.sim.world.lcd import Hd44780Lcd
+from boards.sim.world.meter_server import MeterModel, start_meter_server
+from boards.sim.world.pinwire import PinWire
+from boards.sim.world.serial_link import SerialLink
+from boards.sim.world.vm import DEFAULT_HEAP, FirmwareVM
+from boards.sim.world.voice import Jq8900Decoder, UartTap
+from drivers.keypad import KEYS
+
+PHYSICS_STEP_S = 0.05
+KEY_HOLD_S = 0.12
+KEY_GAP_S = 0.08
+
+
+class VirtualPile:
+    """One pile and the world around it; every method runs on the world's event loop."""
+
+    def __init__(
+        self,
+        config: dict | None = None,
+        profile: str = "mc10",
+        heap: str = DEFAULT_HEAP,
+        speedup: float = 1.0,
+        workdir: Path | None = None,
+        seed: int = 1,
+    ) -> None:
+        self.config = dict(config or {})
+        self.config.setdefault("METER_PROFILE", profile)
+        self.profile = self.config["METER_PROFILE"]
+        self.baudrate = self.config.get("METER_BAUD", 9600)
+        self.port_count = self.config.get("PORT_COUNT", 10)
+        self.heap = heap
+        self.speedup = speedup
+        self.seed = seed
+        self._tempdir = None if workdir else tempfile.TemporaryDirectory(prefix="pile-")
+        self.workdir = workdir or Path(self._tempdir.name)
+        self.model = MeterModel(self.port_count)
+        self.loads: dict[int, Load] = {}
+        self.relays = [0] * (self.port_count + 1)
+        self.relay_events: list[tuple[float, int, int]] = []
+        self.lcd = Hd44780Lcd()
+        self.voice = Jq8900Decoder()
+        self.link: SerialLink | None = None
+        self.pinwire: PinWire | None = None
+        self.vm: FirmwareVM | None = None
+        self._meter = None
+        self._voice_tap: UartTap | None = None
+        self._physics: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        """Bring up the emulated hardware, then boot the firmware and wait for its boot line."""
+        self.link = SerialLink(self.baudrate, seed=self.seed)
+        self.link.start()
+        self._meter = await start_meter_server(self.profile, self.link.peer_path, self.baudrate, self.model)
+        self.pinwire = PinWire()
+        await self.pinwire.start()
+        self.pinwire.on_i2c(pinmap.LCD_I2C_ADDRESS, self.lcd.feed)
+        for port, gpio in enumerate(pinmap.RELAY_GPIOS[: self.port_count], start=1):
+            self.pinwire.on_output(gpio, self._relay_changed(port))
+        self._voice_tap = UartTap(self.voice.feed)
+        self._voice_tap.start()
+        (self.workdir / "config.json").write_text(json.dumps(self.config))
+        self.vm = FirmwareVM(
+            self.workdir,
+            {
+                "PILE_PINBUS": f"127.0.0.1:{self.pinwire.port}",
+                "PILE_METER_TTY": self.link.device_path,
+                "PILE_VOICE_TTY": self._voice_tap.path,
+                "PILE_CONFIG": "config.json",
+            },
+            self.heap,
+        )
+        await self.pinwire.drive(pinmap.COIN_GPIO, 1)
+        self._physics = asyncio.create_task(self._run_physics())
+        await self.vm.start()
+        await self.wait_for(lambda: any(r["log"] == "boot" for r in self.vm.records), 20, "firmware boot")
+        await asyncio.wait_for(self.pinwire.connected.wait(), 5)
+
+    async def stop(self) -> None:
+        """Stop the firmware and take the hardware down."""
+        if self.vm:
+            await self.vm.stop()
+        if self._physics:
+            self._physics.cancel()
+        if self._meter:
+            await self._meter.stop()
+        if self.pinwire:
+            await self.pinwire.close()
+        if self._voice_tap:
+            self._voice_tap.close()
+        if self.link:
+            self.link.close()
+        if self._tempdir:
+            self._tempdir.cleanup()
+
+    def _relay_changed(self, port: int):
+        def changed(_gpio: int, level: int, t_monotonic: float) -> None:
+            self.relays[port] = level
+            self.relay_events.append((t_monotonic, port, level))
+
+        return changed
+
+    async def _run_physics(self) -> None:
+        """Chargers draw power through closed relays; the meter integrates energy."""
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(PHYSICS_STEP_S)
+            now = time.monotonic()
+            dt_s = now - last
+            last = now
+            for port in range(1, self.port_count + 1):
+                load = self.loads.get(port)
+                watts = load.power_w(dt_s, bool(self.relays[port])) if load else 0.0
+                self.model.set_power(port, watts if self.relays[port] else 0.0)
+            self.model.advance(dt_s)
+
+    async def wait_for(self, predicate, timeout_s: float, what: str = "condition") -> None:
+        """Wait until ``predicate()`` holds; a clear error names ``what`` when it never does."""
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            if self.vm and not self.vm.running:
+                raise RuntimeError(f"firmware exited while waiting for {what}:\n" + "\n".join(self.vm.text_lines[-30:]))
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
+            await asyncio.sleep(0.02)
+
+    # What a resident does --------------------------------------------------------------
+
+    def plug(self, port: int, charger: str | Load = "ebike", soc: float = 0.2) -> None:
+        """Plug a charger (a preset name or a Load) into ``port``."""
+        if isinstance(charger, str):
+            charger = make_charger(charger, soc=soc, speedup=self.speedup, seed=self.seed + port)
+        self.loads[port] = charger
+
+    def unplug(self, port: int) -> None:
+        """Pull the plug out of ``port``."""
+        self.loads.pop(port, None)
+
+    def set_load(self, port: int, watts: float) -> None:
+        """Replace whatever is on ``port`` with a constant load (a heater, a power strip)."""
+        self.loads[port] = ConstantLoad(watts, seed=self.seed + port)
+
+    async def insert_coins(self, count: int) -> None:
+        """Drop ``count`` coins into the acceptor, one after another."""
+        pulses = self.config.get("COIN_PULSES", 1)
+        gap_s = self.config.get("COIN_GAP_MS", 300) / 1000 + 0.15
+        for _ in range(count):
+            await self.pinwire.pulse(pinmap.COIN_GPIO, pulses)
+            await asyncio.sleep(gap_s)
+
+    async def press(self, keys: str) -> None:
+        """Press each key of ``keys`` on the 4x4 keypad."""
+        for key in keys:
+            index = KEYS.index(key)
+            row = pinmap.KEYPAD_ROW_GPIOS[index // 4]
+            col = pinmap.KEYPAD_COL_GPIOS[index % 4]
+            await self.pinwire.contact(row, col, True)
+            await asyncio.sleep(KEY_HOLD_S)
+            await self.pinwire.contact(row, col, False)
+            await asyncio.sleep(KEY_GAP_S)
+
+    # What can be seen ------------------------------------------------------------------
+
+    def port_power(self, port: int) -> float:
+        """The power the meter measures on ``port`` now."""
+        return self.model.ports[port].power_w
+
+    def display(self) -> list[str]:
+        """The four LCD lines."""
+        return self.lcd.lines()
+
+    def orders(self) -> list[dict]:
+        """Orders the firmware has written."""
+        return [r for r in self.vm.records if r["log"] == "order"] if self.vm else []
+
+    def said(self) -> list[str]:
+        """Prompt names the firmware queued for the voice, in order."""
+        return [r["prompt"] for r in self.vm.records if r["log"] == "say"] if self.vm else []

@@ -1,0 +1,38 @@
+"""Meter lost: bad replies are counted and retried, and if they persist every relay drops until readings return."""
+
+import pytest
+
+
+@pytest.mark.parametrize("fault", ["silence", "garbage", "bad_crc", "short"])
+def test_meter_fault_drops_every_relay_and_recovers(make_rig, fault):
+    rig = make_rig()
+    for port in (1, 2):
+        rig.plug(port, "ebike")
+        rig.pay_coins(port, 1)
+    rig.wait_until(lambda: rig.relay(1) and rig.relay(2), 5, "ports charging")
+    rig.meter_fault(fault)
+    rig.wait_until(lambda: not rig.relay(1) and not rig.relay(2), 4, "relays off with the meter lost")
+    rig.wait_until(lambda: "Meter fault E2" in rig.display()[1], 2, "fault on the display")
+    assert any(r["alarm"] == "meter_lost" for r in rig.records("alarm"))
+    rig.meter_fault(None)
+    rig.wait_until(lambda: rig.relay(1) and rig.relay(2), 4, "charging resumed")
+    assert not rig.orders()  # sessions were paused, not ended
+    rig.wait_until(lambda: any(r[fault_counter(fault)] > 0 for r in rig.records("health")), 7, "errors counted")
+    assert rig.pile.vm.running
+
+
+def fault_counter(fault):
+    return {"silence": "timeouts", "garbage": "garbage", "bad_crc": "crc_errors", "short": "short_frames"}[fault]
+
+
+def test_one_silent_meter_of_ten_stops_only_its_port(make_rig):
+    rig = make_rig(profile="sdm120")
+    for port in (3, 4):
+        rig.plug(port, "ebike")
+        rig.pay_coins(port, 1)
+    rig.wait_until(lambda: rig.relay(3) and rig.relay(4), 6, "ports charging on SDM120 meters")
+    rig.meter_silent(3)
+    rig.wait_until(lambda: rig.relay(3) == 0, 6, "port 3 off without its meter")
+    rig.hold(2, lambda: rig.relay(4) == 1, "port 4 keeps charging")
+    rig.meter_silent(3, False)
+    rig.wait_until(lambda: rig.relay(3) == 1, 6, "port 3 back")

