@@ -69,7 +69,9 @@ async def trip(args) -> dict:
             opened_before = len(pile.relay_events)
             pile.set_load(1, 2600)
             await pile.wait_for(
-                lambda: any(level == 0 for _, port, level in pile.relay_events[opened_before:] if port == 1),
+                lambda start=opened_before: any(
+                    level == 0 for _, port, level in pile.relay_events[start:] if port == 1
+                ),
                 10,
                 "relay 1 to open",
             )
