@@ -35,7 +35,8 @@ lint: venv
 	$(BIN)/ruff format --check .
 
 typecheck: $(STUBS)
-	$(BIN)/mypy --config-file mypy-micropython.ini boards/esp32s3 boards/pinmap.py firmware drivers
+	$(BIN)/mypy --config-file mypy-micropython.ini firmware drivers boards/pinmap.py boards/esp32s3 \
+		boards/sim/board.py boards/sim/simhw.py boards/sim/main.py
 
 mpy: venv
 	$(BIN)/pilectl build --board sim

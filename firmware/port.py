@@ -64,12 +64,16 @@ class Port:
         self.reading_ms = NEVER
         self.powered = False
         self.need_w = 0
+        self._charge_ms = NEVER
+        self._restart_holds(NEVER)
+
+    def _restart_holds(self, now_ms):
+        """Forget every hold timer; billing restarts from ``now_ms``."""
         self._over_since = NEVER
         self._absent_since = NEVER
         self._low_since = NEVER
         self._tier_up_since = NEVER
-        self._charge_ms = NEVER
-        self._billed_ms = NEVER
+        self._billed_ms = now_ms
 
     def busy(self):
         """True while a session holds the port."""
@@ -87,11 +91,7 @@ class Port:
         """Move to ``state``; hold timers restart in the new state."""
         self.state = state
         self.state_ms = now_ms
-        self._over_since = NEVER
-        self._absent_since = NEVER
-        self._low_since = NEVER
-        self._tier_up_since = NEVER
-        self._billed_ms = now_ms
+        self._restart_holds(now_ms)
 
     def begin(self, session, now_ms):
         """A paid session takes the idle port; it queues for room under the pile limit."""
@@ -108,11 +108,7 @@ class Port:
         self.powered = powered
         if powered and self.state == WAIT_PLUG:
             self.state_ms = now_ms
-        self._over_since = NEVER
-        self._absent_since = NEVER
-        self._low_since = NEVER
-        self._tier_up_since = NEVER
-        self._billed_ms = now_ms
+        self._restart_holds(now_ms)
 
     def on_reading(self, now_ms, power_w, energy_wh):
         """Take a reading; return a stop reason when it shows an overload, else None.

