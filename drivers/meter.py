@@ -43,7 +43,9 @@ class MeterReader:
 
     async def _read(self, address, first_port, end_port):
         """Read every block from ``address`` and decode ports first_port..end_port-1."""
-        for block_index, (start, count) in enumerate(self.blocks):
+        blocks = self.blocks
+        for block_index in range(len(blocks)):
+            start, count = blocks[block_index]
             data = await self.master.read_registers(address, self.function, start, count)
             if data is None:
                 return False

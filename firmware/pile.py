@@ -135,8 +135,10 @@ class Pile:
         power_w = readings.power_w
         energy_wh = readings.energy_wh
         valid = readings.valid
-        for index, port in enumerate(self.ports):
+        ports = self.ports
+        for index in range(len(ports)):
             if valid[index]:
+                port = ports[index]
                 reason = port.on_reading(now_ms, power_w[index], energy_wh[index])
                 if reason is not None:
                     self._stop(port, reason, now_ms)
@@ -258,7 +260,9 @@ class Pile:
 
     def _refresh_relays(self, now_ms):
         relay = self.relay
-        for index, port in enumerate(self.ports):
+        ports = self.ports
+        for index in range(len(ports)):
+            port = ports[index]
             on = port.wants_relay() and port.fresh(now_ms)
             relay[index] = 1 if on else 0
             port.set_powered(on, now_ms)

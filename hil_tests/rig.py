@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from boards import pinmap
 from boards.sim.world.vm import DEFAULT_HEAP
 from boards.sim.world.world import VirtualPile
 from firmware import prompts
@@ -70,6 +71,10 @@ class SimRig:
     def insert_coins(self, count: int) -> None:
         """Insert ``count`` coins."""
         self._call(self.pile.insert_coins(count))
+
+    def coin_pulse_train(self, count: int, low_ms: float, high_ms: float) -> None:
+        """Raw pulses on the coin line (a bouncing contact, a short train), without the coin gap."""
+        self._call(self.pile.pinwire.pulse(pinmap.COIN_GPIO, count, low_ms, high_ms))
 
     def press(self, keys: str) -> None:
         """Press the keys of ``keys`` in turn."""

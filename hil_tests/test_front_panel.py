@@ -60,3 +60,19 @@ def test_bad_config_file_is_rejected_and_logged(make_rig):
     rig.plug(1, "ebike")
     rig.pay_coins(1, 1)
     rig.wait_until(lambda: rig.relay(1) == 1, 3, "the pile still works on defaults")
+
+
+def test_coin_acceptor_pulses_per_coin(make_rig):
+    rig = make_rig(COIN_PULSES=3, COIN_FEN=50)
+    rig.press("4#")
+    rig.insert_coins(2)  # three pulses each
+    rig.wait_until(lambda: "Credit 1.00Y" in rig.display()[1], 2, "two coins of 0.50 counted")
+
+
+def test_coin_line_bounce_counts_once(make_rig):
+    rig = make_rig(COIN_DEBOUNCE_MS=20)
+    rig.press("4#")
+    rig.coin_pulse_train(3, low_ms=2, high_ms=2)  # one pulse whose contact bounced
+    rig.wait_until(lambda: "Credit 1.00Y" in rig.display()[1], 2, "one coin")
+    rig.hold(1, lambda: "Credit 1.00Y" in rig.display()[1], "counted once")
+    assert rig.said().count("coin_in") == 1
