@@ -29,12 +29,13 @@ class Lcd:
     def _put(self, at, value, rs):
         """Queue one byte (two nibbles) into the buffer at ``at``; returns the next offset."""
         buf = self._buf
-        for nibble in (value & 0xF0, (value << 4) & 0xF0):
-            bits = nibble | BACKLIGHT | rs
-            buf[at] = bits | EN
-            buf[at + 1] = bits
-            at += 2
-        return at
+        high = (value & 0xF0) | BACKLIGHT | rs
+        low = ((value << 4) & 0xF0) | BACKLIGHT | rs
+        buf[at] = high | EN
+        buf[at + 1] = high
+        buf[at + 2] = low | EN
+        buf[at + 3] = low
+        return at + 4
 
     def _command(self, value):
         end = self._put(0, value, 0)

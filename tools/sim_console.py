@@ -120,6 +120,7 @@ async def run_console(config: dict, profile: str, speedup: float, heap: str) -> 
                 break
     finally:
         shower.cancel()
+        print("\n" + render(pile, started, "Virtual pile, at the end"))
         await pile.stop()
     return 0
 

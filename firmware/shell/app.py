@@ -1,6 +1,7 @@
 """Starts the pile on a board: builds the core, then runs the shell's tasks."""
 
 import asyncio
+import json
 
 from firmware import config
 from firmware.frontpanel import FrontPanel
@@ -13,8 +14,6 @@ from firmware.shell.log import log, note
 
 def load_config(path):
     """The site configuration from a JSON file; defaults (and a logged reason) if it is missing or wrong."""
-    import json
-
     try:
         with open(path) as handle:
             overrides = json.load(handle)
