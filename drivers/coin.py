@@ -22,14 +22,19 @@ class CoinAcceptor:
 
     def _edge(self, _pin):
         now = time.ticks_ms()
-        if time.ticks_diff(now, self._last_edge_ms) >= self.debounce_ms:
+        # A negative difference means the last edge is more than half a tick period ago.
+        since = time.ticks_diff(now, self._last_edge_ms)
+        if since >= self.debounce_ms or since < 0:
             self.pulses += 1
             self._last_edge_ms = now
 
     def take_coins(self):
         """Coins whose pulse train has ended (no edge for ``gap_ms``) since the last call."""
         pending = self.pulses - self._taken
-        if not pending or time.ticks_diff(time.ticks_ms(), self._last_edge_ms) < self.gap_ms:
+        if not pending:
+            return 0
+        since = time.ticks_diff(time.ticks_ms(), self._last_edge_ms)
+        if 0 <= since < self.gap_ms:
             return 0
         coins = pending // self.pulses_per_coin
         self.stray_pulses += pending - coins * self.pulses_per_coin

@@ -1,6 +1,9 @@
 """Reads every port's voltage, current, power and energy from the meter(s) in a profile."""
 
 from drivers.registers import INVALID, decode
+from firmware.compat import const
+
+SKIP_SCANS = const(5)
 
 
 class MeterReader:
@@ -21,32 +24,51 @@ class MeterReader:
             for name, block, register, stride, kind, scale in profile["fields"]
         ]
         self.scans = 0
+        self._missing = bytearray(readings.count)
         self.transactions_per_scan = len(self.blocks) * (readings.count if self.per_port else 1)
 
-    async def scan(self):
-        """Read all ports once; returns how many ports got a complete, valid reading."""
+    async def scan(self, deliver):
+        """Read all ports once; returns how many ports got a complete, valid reading.
+
+        ``deliver()`` is called as soon as readings are in the buffer, with
+        ``valid`` marking which: once for a multi-circuit meter, once per port
+        for per-port meters, so a reading is judged the moment it exists and not
+        after the slowest meter on the bus. A per-port meter that stopped
+        answering is asked only every SKIP_SCANS scans, once, so dead meters
+        cannot stretch the scan until the live ports' readings go stale.
+        """
         readings = self.readings
+        valid = readings.valid
         readings.clear_valid()
         self.scans += 1
-        if self.per_port:
-            done = 0
+        if not self.per_port:
+            if not await self._read(self.first_address, 0, readings.count, None):
+                return 0
             for index in range(readings.count):
-                if await self._read(self.first_address + index, index, index + 1):
-                    readings.valid[index] = 1
-                    done += 1
-            return done
-        if not await self._read(self.first_address, 0, readings.count):
-            return 0
+                valid[index] = 1
+            deliver()
+            return readings.count
+        done = 0
+        missing = self._missing
         for index in range(readings.count):
-            readings.valid[index] = 1
-        return readings.count
+            if missing[index] and self.scans % SKIP_SCANS:
+                continue
+            if await self._read(self.first_address + index, index, index + 1, 0 if missing[index] else None):
+                missing[index] = 0
+                valid[index] = 1
+                deliver()
+                valid[index] = 0
+                done += 1
+            else:
+                missing[index] = 1
+        return done
 
-    async def _read(self, address, first_port, end_port):
+    async def _read(self, address, first_port, end_port, retries):
         """Read every block from ``address`` and decode ports first_port..end_port-1."""
         blocks = self.blocks
         for block_index in range(len(blocks)):
             start, count = blocks[block_index]
-            data = await self.master.read_registers(address, self.function, start, count)
+            data = await self.master.read_registers(address, self.function, start, count, retries)
             if data is None:
                 return False
             for target, block, register, stride, kind, scale in self._fields:

@@ -81,9 +81,12 @@ class ModbusMaster:
             "exceptions": self.exceptions,
         }
 
-    async def read_registers(self, address, function, start, count):
-        """Read ``count`` registers with function 3 or 4; a memoryview of the data bytes, or None."""
-        for _ in range(self.retries + 1):
+    async def read_registers(self, address, function, start, count, retries=None):
+        """Read ``count`` registers with function 3 or 4; a memoryview of the data bytes, or None.
+
+        ``retries`` overrides the master's own count for this request.
+        """
+        for _ in range((self.retries if retries is None else retries) + 1):
             if await self._transact(address, function, start, count):
                 self.ok += 1
                 return self._rx_view[3 : 3 + 2 * count]
@@ -108,9 +111,9 @@ class ModbusMaster:
 
     async def _quiet_bus(self):
         """Wait out t3.5 since the last byte on the bus and drop anything stray."""
-        wait = self.gap_ms - time.ticks_diff(time.ticks_ms(), self._last_bus_ms)
-        if wait > 0:
-            await asyncio.sleep_ms(wait)
+        quiet = time.ticks_diff(time.ticks_ms(), self._last_bus_ms)
+        if 0 <= quiet < self.gap_ms:
+            await asyncio.sleep_ms(self.gap_ms - quiet)
         while True:
             stray = self.uart.readinto(self._chunk)
             if not stray:

@@ -46,8 +46,12 @@ def decode(data, register, kind, scale, big_word_first):
         return first * scale
     if kind == "s16":
         return (first - 0x10000 if first & 0x8000 else first) * scale
-    second = word(data, register + 1)
-    high, low = (first, second) if big_word_first else (second, first)
+    if big_word_first:
+        high = first
+        low = word(data, register + 1)
+    else:
+        high = word(data, register + 1)
+        low = first
     if kind == "f32":
         return f32_scaled(high, low, scale)
     value = (high << 16) | low

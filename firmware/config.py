@@ -115,6 +115,8 @@ def validate(overrides):
             errors.append("PORT_TRIP_W must be above PORT_MAX_W")
         if merged["FULL_W"] < merged["UNPLUG_W"]:
             errors.append("FULL_W must not be below UNPLUG_W")
+        if merged["START_RESERVE_W"] > merged["PILE_MAX_W"]:
+            errors.append("START_RESERVE_W must not be above PILE_MAX_W")
     return errors
 
 

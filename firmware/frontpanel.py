@@ -78,6 +78,12 @@ class FrontPanel:
 
     def tick(self, now_ms):
         """An entry left alone times out; a chosen port with money in starts rather than lose it."""
+        back_fen = self.pile.coin_credit_back_fen
+        if back_fen:
+            # Coins for a session that delivered nothing come back as credit.
+            self.pile.coin_credit_back_fen = 0
+            self.credit_fen += back_fen
+            self.pile.announce(prompts.CHOOSE_PORT_FIRST, 0, self._credit_text(), now_ms)
         if since_ms(now_ms, self.last_ms) < self.timeout_ms:
             return
         if self.port and self.credit_fen:
@@ -134,7 +140,8 @@ class FrontPanel:
     def _credit_text(self):
         tariff = self.pile.tariff
         text = format_fen(self.credit_fen)
-        if tariff.mode == "energy":
+        if tariff.mode != "time":
+            # In tier and energy modes the time bought depends on the charger: show money only.
             return text
         seconds = self.credit_fen * tariff.minutes_per_price(NO_TIER) * 60 // tariff.price_fen
         return text + " " + format_duration(seconds)

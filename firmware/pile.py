@@ -79,6 +79,8 @@ class Pile:
         self.notice_ms = NEVER
         self._over_since = NEVER
         self._boot_ms = now_ms
+        self.halted = False
+        self.coin_credit_back_fen = 0
 
     def port(self, number):
         """The Port numbered ``number`` (1-based), or None if there is no such port."""
@@ -104,8 +106,10 @@ class Pile:
         port = self.port(number)
         if port is None:
             return prompts.INVALID_PORT
-        if not port.fresh(now_ms):
+        if self.halted or not port.fresh(now_ms):
             return prompts.PORT_FAULT
+        if fen <= 0 and method != "free":
+            return prompts.INSERT_COINS
         if port.busy():
             if port.session.method != method or method == "free":
                 return prompts.PORT_BUSY
@@ -157,6 +161,12 @@ class Pile:
         self._admit(now_ms)
         self._refresh_relays(now_ms)
 
+    def halt(self):
+        """A fault outside the core (the control path failed): no relay, no new payment."""
+        self.halted = True
+        for index in range(len(self.relay)):
+            self.relay[index] = 0
+
     def describe(self, number, now_ms):
         """A short status of port ``number`` for a keypad query."""
         port = self.ports[number - 1]
@@ -188,6 +198,10 @@ class Pile:
             self.running.remove(number)
         self.order_seq += 1
         paid, used, returned = session.settle()
+        if reason == NO_LOAD and session.method == "coin" and used == 0:
+            # Nothing was delivered: the coins go back to the panel as credit for another try.
+            returned = paid
+            self.coin_credit_back_fen += paid
         order = {
             "no": self.order_seq,
             "port": number,
@@ -240,14 +254,22 @@ class Pile:
         if since_ms(now_ms, self._over_since) < self.rules.overload_hold_ms:
             return
         self._over_since = NEVER
-        number = self.running.pop()
-        self.ports[number - 1].requeue(now_ms)
-        self.queue.insert(0, number)
-        self.announce(prompts.PILE_BUSY, number, "", now_ms)
+        for index in range(len(self.running) - 1, -1, -1):
+            number = self.running[index]
+            if self.ports[number - 1].power_w > 0:
+                self.running.pop(index)
+                self.ports[number - 1].requeue(now_ms)
+                self.queue.insert(0, number)
+                self.announce(prompts.PILE_BUSY, number, "", now_ms)
+                return
 
     def _watch_meter(self, now_ms):
         """No fresh reading on any port is a meter fault: relays drop, an alarm goes out."""
-        lost = since_ms(now_ms, self._boot_ms) > self.rules.stale_ms
+        for port in self.ports:
+            port.expire_reading(now_ms)
+        if self._boot_ms != NEVER and since_ms(now_ms, self._boot_ms) > self.rules.stale_ms:
+            self._boot_ms = NEVER
+        lost = self._boot_ms == NEVER
         for port in self.ports:
             if port.fresh(now_ms):
                 lost = False
@@ -263,6 +285,6 @@ class Pile:
         ports = self.ports
         for index in range(len(ports)):
             port = ports[index]
-            on = port.wants_relay() and port.fresh(now_ms)
+            on = port.wants_relay() and port.fresh(now_ms) and not self.halted
             relay[index] = 1 if on else 0
             port.set_powered(on, now_ms)

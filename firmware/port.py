@@ -87,6 +87,11 @@ class Port:
         """True while the latest reading is younger than METER_STALE_S."""
         return self.reading_ms != NEVER and since_ms(now_ms, self.reading_ms) <= self.rules.stale_ms
 
+    def expire_reading(self, now_ms):
+        """Forget a stale reading for good, so tick wrap-around can never make it fresh again."""
+        if self.reading_ms != NEVER and not self.fresh(now_ms):
+            self.reading_ms = NEVER
+
     def enter(self, state, now_ms):
         """Move to ``state``; hold timers restart in the new state."""
         self.state = state
@@ -162,13 +167,28 @@ class Port:
             session.energy_base_wh = self.energy_wh
 
     def _follow_tier(self, now_ms, power_w):
+        """Power tier: provisional while settling, then fixed from the settled power, then only up.
+
+        The tier is fixed from the mean power of the second half of the settle
+        window, so a charger's start-up surge does not set it.
+        """
         session = self.session
         assert session is not None, "a charging port always has a session"
         tariff = self.tariff
-        if since_ms(now_ms, self._charge_ms) < self.rules.settle_ms:
-            if power_w > session.peak_w:
-                session.peak_w = power_w
-                tariff.retier(session, tariff.tier_of(power_w))
+        settle_ms = self.rules.settle_ms
+        charging_ms = since_ms(now_ms, self._charge_ms)
+        if not session.settled:
+            if charging_ms < settle_ms:
+                if charging_ms * 2 >= settle_ms:
+                    session.settle_sum_w += power_w
+                    session.settle_readings += 1
+                tier = tariff.tier_of(power_w)
+            else:
+                session.settled = True
+                count = session.settle_readings
+                tier = tariff.tier_of(session.settle_sum_w // count if count else power_w)
+            if tier != session.tier:
+                tariff.retier(session, tier)
             return
         if tariff.tier_of(power_w) > session.tier:
             if self._tier_up_since == NEVER:

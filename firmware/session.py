@@ -20,7 +20,9 @@ class Session:
         self.used_mfen = 0
         self.cost_remainder = 0
         self.tier = NO_TIER
-        self.peak_w = 0
+        self.settled = False
+        self.settle_sum_w = 0
+        self.settle_readings = 0
         self.energy_wh = 0
         self.energy_base_wh = None
         self.charged_ms = 0

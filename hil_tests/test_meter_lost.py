@@ -36,3 +36,16 @@ def test_one_silent_meter_of_ten_stops_only_its_port(make_rig):
     rig.hold(2, lambda: rig.relay(4) == 1, "port 4 keeps charging")
     rig.meter_silent(3, False)
     rig.wait_until(lambda: rig.relay(3) == 1, 6, "port 3 back")
+
+
+def test_dead_meters_do_not_starve_the_live_ones(make_rig):
+    rig = make_rig(profile="sdm120", METER_STALE_S=5)
+    for port in (9, 10):
+        rig.plug(port, "ebike")
+        rig.pay_coins(port, 1)
+    rig.wait_until(lambda: rig.relay(9) and rig.relay(10), 6, "ports 9 and 10 charging")
+    for address in range(1, 7):
+        rig.meter_silent(address)
+    rig.hold(10, lambda: True, "the reader learning which meters are gone")
+    rig.wait_until(lambda: rig.relay(9) and rig.relay(10), 6, "ports 9 and 10 charging")
+    rig.hold(8, lambda: rig.relay(9) and rig.relay(10), "live ports never go stale")

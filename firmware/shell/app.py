@@ -29,7 +29,10 @@ def load_config(path):
 async def run(board, cfg):
     """Run the pile until a task fails; relays are off before and after."""
     board.relays.all_off()
-    await board.start()
+    try:
+        await board.start()
+    except OSError as error:
+        log("alarm", alarm="ui_fault", error=repr(error))
     pile = Pile(cfg, now_ms())
     panel = FrontPanel(pile, cfg)
     controller = Controller(pile, panel, board.relays, [])

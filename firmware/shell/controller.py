@@ -21,32 +21,42 @@ class Controller:
         self.voice_queue = voice_queue
         self.failed = False
 
+    # Each entry point has its own try: passing the core's method and arguments to a
+    # shared helper would allocate a bound method and a tuple on every meter reading.
+
     def readings(self, now_ms, readings):
-        """A meter scan arrived."""
-        self._guarded("readings", self.pile.on_readings, now_ms, readings)
+        """A meter reading arrived (a whole scan, or one port of a per-port meter bus)."""
+        try:
+            self.pile.on_readings(now_ms, readings)
+        except Exception as error:  # noqa: BLE001 - any doubt ends in relays off
+            self._fail("readings", error)
+        self._settle()
 
     def tick(self, now_ms, wall_s):
         """Time passed."""
-        self._guarded("tick", self.pile.tick, now_ms, wall_s)
-        self._guarded("panel", self.panel.tick, now_ms)
+        try:
+            self.pile.tick(now_ms, wall_s)
+            self.panel.tick(now_ms)
+        except Exception as error:  # noqa: BLE001
+            self._fail("tick", error)
+        self._settle()
 
     def key(self, now_ms, key):
         """A key was pressed on the front panel."""
         log("key", key=key)
-        self._guarded("key", self.panel.on_key, now_ms, key)
+        try:
+            self.panel.on_key(now_ms, key)
+        except Exception as error:  # noqa: BLE001
+            self._fail("key", error)
+        self._settle()
 
     def coins(self, now_ms, count):
         """``count`` coins were accepted."""
         log("coins", count=count)
-        self._guarded("coins", self.panel.on_coins, now_ms, count)
-
-    def _guarded(self, where, decide, *args):
-        """Run one core decision, then apply it; any exception fails safe instead."""
         try:
-            decide(*args)
-        except Exception as error:  # noqa: BLE001 - any doubt ends in relays off
-            self._fail(where, error)
-            return
+            self.panel.on_coins(now_ms, count)
+        except Exception as error:  # noqa: BLE001
+            self._fail("coins", error)
         self._settle()
 
     def _settle(self):
@@ -66,7 +76,9 @@ class Controller:
                 log("alarm", alarm=detail)
 
     def _fail(self, where, error):
-        """Latch the fault: relays stay off until the board restarts."""
+        """Latch the fault: relays stay off and payments are refused until the board restarts."""
         self.relays.all_off()
-        self.failed = True
-        log("alarm", alarm="control_fault", where=where, error=repr(error))
+        if not self.failed:
+            self.failed = True
+            log("alarm", alarm="control_fault", where=where, error=repr(error))
+        self.pile.halt()

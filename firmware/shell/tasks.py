@@ -56,17 +56,20 @@ class Health:
 
 
 async def meter_loop(meter, controller, scan_ms, health):
-    """Scan the meter and hand each complete scan to the control path at once."""
+    """Scan the meter; every reading goes to the control path the moment it is decoded."""
+    readings = meter.readings
+
+    def deliver():
+        controller.readings(now_ms(), readings)
+
     while True:
         started = time.ticks_ms()
         try:
-            done = await meter.scan()
+            done = await meter.scan(deliver)
         except OSError as error:
             log("meter_io", error=repr(error))
             done = 0
-        if done:
-            controller.readings(now_ms(), meter.readings)
-        else:
+        if not done:
             health.failed_scans += 1
         took = time.ticks_diff(time.ticks_ms(), started)
         health.scans += 1
@@ -130,15 +133,24 @@ async def ui_loop(lcd, voice, controller, notice_ms, health):
     """Refresh the display and play queued prompts, one at a time."""
     queue = controller.voice_queue
     last_voice = time.ticks_add(time.ticks_ms(), -VOICE_GAP_MS)
+    ui_ok = True
     while True:
         now = now_ms()
         rows = screen.lines(controller.pile, controller.panel, now, notice_ms, controller.failed)
-        for row in range(4):
-            lcd.show(row, rows[row])
         while len(queue) > VOICE_QUEUE_MAX:
             queue.pop(0)
-        if queue and time.ticks_diff(time.ticks_ms(), last_voice) >= VOICE_GAP_MS:
-            voice.play(queue.pop(0))
-            last_voice = time.ticks_ms()
+        since_voice = time.ticks_diff(time.ticks_ms(), last_voice)
+        # The display and voice are not safety parts: a failing one is reported, charging goes on.
+        try:
+            for row in range(4):
+                lcd.show(row, rows[row])
+            if queue and (since_voice >= VOICE_GAP_MS or since_voice < 0):
+                voice.play(queue.pop(0))
+                last_voice = time.ticks_ms()
+            ui_ok = True
+        except OSError as error:
+            if ui_ok:
+                log("alarm", alarm="ui_fault", error=repr(error))
+            ui_ok = False
         health.sample_heap()
         await asyncio.sleep_ms(UI_REFRESH_MS)

@@ -7,8 +7,10 @@ from firmware import config, prompts
 from firmware.frontpanel import FrontPanel
 from firmware.pile import EVENT_ORDER, EVENT_SAY, Pile
 from firmware.readings import Readings
+from firmware.ticks import TICKS_MASK
 
 STEP_MS = 200
+WALL_START_S = 1700000000
 
 
 class Scenario:
@@ -20,7 +22,8 @@ class Scenario:
         assert not config.validate(overrides), config.validate(overrides)
         self.cfg = cfg
         self.now = start_ms
-        self.wall = 1700000000
+        self.elapsed_ms = 0
+        self.wall = WALL_START_S
         self.pile = Pile(cfg, self.now)
         self.panel = FrontPanel(self.pile, cfg)
         self.readings = Readings(cfg["PORT_COUNT"])
@@ -57,11 +60,11 @@ class Scenario:
         self._drain()
 
     def run(self, ms):
-        """Let ``ms`` pass in meter-scan steps, ticking the core each step."""
-        end = self.now + ms
-        while self.now < end:
-            self.now += STEP_MS
-            self.wall = 1700000000 + self.now // 1000
+        """Let ``ms`` pass in meter-scan steps, ticking the core each step (ticks wrap like the board's)."""
+        for _ in range((ms + STEP_MS - 1) // STEP_MS):
+            self.now = (self.now + STEP_MS) & TICKS_MASK
+            self.elapsed_ms += STEP_MS
+            self.wall = WALL_START_S + self.elapsed_ms // 1000
             self.scan()
             self.pile.tick(self.now, self.wall)
             self.panel.tick(self.now)

@@ -18,6 +18,10 @@ def test_inconsistent_limits_are_refused():
     assert config.validate({"PORT_MAX_W": 1500, "PORT_TRIP_W": 1200})
 
 
+def test_reserve_above_the_pile_limit_is_refused():
+    assert config.validate({"PILE_MAX_W": 500, "START_RESERVE_W": 600})
+
+
 def test_tiers_must_rise():
     assert config.validate({"TIERS": [[400, 100], [200, 300]]})
     assert config.validate({"TIERS": []})

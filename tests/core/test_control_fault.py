@@ -41,3 +41,8 @@ def test_exception_in_control_path_opens_every_relay_and_stays_open():
     controller.readings(s.now, s.readings)
     controller.tick(s.now, s.wall)
     assert pins[0].level == 0  # latched until the board restarts
+    s.keys("2#")
+    s.coins(1)
+    s.keys("#")
+    assert s.said[-1] == "port_fault"
+    assert s.panel.credit_fen == 100  # no money taken by a pile that cannot charge

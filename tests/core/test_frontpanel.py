@@ -1,5 +1,6 @@
 """The keypad and coins: clear prompts for every wrong step, and no money lost."""
 
+from firmware import prompts
 from tests.core.scenario import Scenario
 
 
@@ -67,14 +68,14 @@ def test_second_payment_on_busy_port_is_added_with_a_prompt():
     assert s.pile.port(2).session.payments == 2
 
 
-def test_free_session_on_port_refuses_coins_and_keeps_them():
+def test_free_session_on_port_refuses_a_coin_payment():
     s = ready(FREE_MODE=True)
     s.keys("4#")
     assert s.said[-1] == "free_started"
     assert s.pile.port(4).session.method == "free"
-    s.coins(1)
-    s.pile.pay(s.now, 4, "coin", 100)
+    assert s.pile.pay(s.now, 4, "coin", 100) == prompts.PORT_BUSY
     assert s.pile.port(4).session.payments == 1
+    assert s.pile.port(4).session.paid_mfen == 0
 
 
 def test_busy_port_refuses_other_payment_method_and_keeps_money():

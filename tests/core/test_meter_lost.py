@@ -66,3 +66,25 @@ def test_meter_lost_raised_when_no_reading_after_boot():
     s.meter_ok = False
     s.run(2400)
     assert s.pile.meter_lost
+
+
+def test_a_stale_reading_never_becomes_fresh_again_when_ticks_wrap():
+    s = running()
+    s.meter_ok = False
+    s.run(4000)
+    assert s.pile.port(1).reading_ms == -1  # forgotten, not merely old
+    # A tick period later the old timestamp would look new again; it is gone instead.
+    s.now = (s.now + (1 << 30) - 3000) & ((1 << 30) - 1)
+    s.pile.tick(s.now, s.wall)
+    assert s.relay(1) == 0 and s.pile.meter_lost
+
+
+def test_no_payment_taken_while_the_meter_is_lost():
+    s = running()
+    s.meter_ok = False
+    s.run(4000)
+    s.keys("5#")
+    s.coins(1)
+    s.keys("#")
+    assert s.said[-1] == "port_fault"
+    assert s.panel.credit_fen == 100

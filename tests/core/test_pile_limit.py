@@ -67,14 +67,34 @@ def test_queued_session_is_not_billed():
 
 
 def test_load_bigger_than_the_pile_is_refused_not_queued_forever():
-    s = Scenario(PILE_MAX_W=1200, PORT_MAX_W=1000, OVERLOAD_HOLD_S=2, START_RESERVE_W=250)
+    # Under the port limit but over the whole pile's: the pile-limit path must refuse it.
+    s = Scenario(PILE_MAX_W=1200, PORT_MAX_W=2000, PORT_TRIP_W=3000, OVERLOAD_HOLD_S=2, START_RESERVE_W=250)
     s.run(400)
-    s.load(1, 1500)  # a heater
+    s.load(1, 1500)
     s.pay(1, 1)
-    s.run(3000)
+    s.run(2000)
+    assert s.state(1) == "charging"
+    s.run(600)
     assert s.state(1) == "stopped" and s.relay(1) == 0
     assert s.orders[-1]["reason"] == "overload"
     assert not s.pile.queue
+
+
+def test_pile_over_limit_bumps_a_port_that_draws_power_not_one_still_waiting():
+    s = Scenario(PILE_MAX_W=700, START_RESERVE_W=100, OVERLOAD_HOLD_S=2, PLUG_WAIT_S=60)
+    s.run(400)
+    s.load(1, 400)
+    s.load(2, 150)
+    s.pay(1, 1)
+    s.pay(2, 1)
+    s.pay(3, 1)  # paid, nothing plugged yet: waiting at 0 W
+    s.run(600)
+    assert s.state(3) == "wait_plug"
+    s.load(1, 600)
+    s.run(2600)
+    assert s.state(3) == "wait_plug"
+    assert s.state(2) == "queued"
+    assert s.pile.total_w() <= 700
 
 
 def test_port_overload_hold_is_not_restarted_by_the_plug_detection():

@@ -138,3 +138,36 @@ def test_order_records_energy_and_times():
     assert order["end"] - order["start"] >= 60
     assert order["paid"] == 100
     assert order["used"] == 100 * 61 // (240 * 60) or order["used"] == 0
+
+
+def test_session_across_the_tick_wrap():
+    s = Scenario(start_ms=(1 << 30) - 3000, UNPLUG_HOLD_S=5, UNIT_MIN=1)
+    s.run(400)
+    s.load(3, 150)
+    s.pay(3, 1)
+    s.run(20000)  # the tick counter wraps during this
+    assert s.now < 30000
+    assert s.state(3) == "charging"
+    s.load(3, 0)
+    s.run(4600)
+    assert s.state(3) == "charging"
+    s.run(800)
+    order = s.orders[-1]
+    assert order["reason"] == "unplugged"
+    assert 24 <= order["charged_s"] <= 26
+    assert order["used"] == 100 * order["charged_s"] // 60 or order["used"] == 100 * order["charged_s"] // 60 - 1
+
+
+def test_no_load_gives_coins_back_to_the_panel():
+    s = Scenario(PLUG_WAIT_S=5)
+    s.run(400)
+    s.pay(4, 2)
+    s.run(5600)
+    order = s.orders[-1]
+    assert order["reason"] == "no_load" and order["returned"] == 200
+    assert s.panel.credit_fen == 200
+    assert s.said[-1] == "choose_port_first"
+    s.load(6, 150)
+    s.keys("6#")
+    assert s.state(6) == "wait_plug"
+    assert s.panel.credit_fen == 0

@@ -67,16 +67,30 @@ def test_refund_only_where_money_can_go_back():
     assert s.settle() == (300, 120, 0)
 
 
+def test_start_up_surge_does_not_set_the_tier():
+    s = Scenario(TARIFF_MODE="tier", SETTLE_S=10, TIERS=[[200, 300], [400, 240], [1000, 100]])
+    s.run(400)
+    s.load(2, 900)  # inrush while the charger's capacitors fill
+    s.pay(2, 1)
+    s.run(1000)
+    assert s.pile.port(2).session.tier == 2  # provisional while settling
+    s.load(2, 160)
+    s.run(10000)
+    assert s.pile.port(2).session.settled
+    assert s.pile.port(2).session.tier == 0
+
+
 def test_power_tier_fixed_after_settle_window():
     s = Scenario(TARIFF_MODE="tier", SETTLE_S=10, TIER_UP_HOLD_S=5, TIERS=[[200, 300], [400, 240], [1000, 100]])
     s.run(400)
     s.load(2, 150)
     s.pay(2, 1)
     s.run(2000)
-    s.load(2, 350)  # still settling: the tier follows the peak
-    s.run(3000)
+    s.load(2, 350)  # the charger settles at a higher power within the window
+    s.run(9000)
+    assert s.pile.port(2).session.settled
     assert s.pile.port(2).session.tier == 1
-    s.load(2, 120)  # falling power never lowers the tier
+    s.load(2, 120)  # falling power (constant-voltage phase) never lowers the tier
     s.run(10000)
     assert s.pile.port(2).session.tier == 1
 
