@@ -19,6 +19,7 @@ QUERY = const(1)
 STOP = const(2)
 
 DIGITS_MAX = const(2)
+ENTRY_PREFIX = ("Port ", "Ask port ", "Stop port ")
 PAID_PROMPTS = (prompts.STARTED, prompts.QUEUED, prompts.ADDED)
 
 
@@ -40,7 +41,7 @@ class FrontPanel:
     def entry(self):
         """What is being typed, for the display (empty when nothing is)."""
         if self.digit_count:
-            return ("?", "P", "P-")[self.mode] + str(self.digits) + "_"
+            return ENTRY_PREFIX[self.mode] + str(self.digits) + "_"
         if self.mode == QUERY:
             return "Ask: port no. #"
         if self.mode == STOP:

@@ -120,3 +120,13 @@ def test_stop_an_idle_port_says_so():
     s = ready()
     s.keys("D5#")
     assert s.said[-1] == "port_idle"
+
+
+def test_entry_line_shows_what_is_typed():
+    s = ready()
+    s.keys("1")
+    assert s.panel.entry() == "Port 1_"
+    s.keys("*A7")
+    assert s.panel.entry() == "Ask port 7_"
+    s.keys("*D")
+    assert s.panel.entry() == "Stop: port no. #"
