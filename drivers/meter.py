@@ -30,10 +30,10 @@ class MeterReader:
     async def scan(self, deliver):
         """Read all ports once; returns how many ports got a complete, valid reading.
 
-        ``deliver()`` is called as soon as readings are in the buffer, with
-        ``valid`` marking which: once for a multi-circuit meter, once per port
-        for per-port meters, so a reading is judged the moment it exists and not
-        after the slowest meter on the bus. A per-port meter that stopped
+        ``deliver()`` is called after every read, with ``valid`` marking the
+        ports it brought (none when it failed): once for a multi-circuit meter,
+        once per port for per-port meters, so a reading is judged the moment it
+        exists and not after the slowest meter on the bus. A per-port meter that stopped
         answering is asked only every SKIP_SCANS scans, once, so dead meters
         cannot stretch the scan until the live ports' readings go stale.
         """
@@ -43,6 +43,7 @@ class MeterReader:
         self.scans += 1
         if not self.per_port:
             if not await self._read(self.first_address, 0, readings.count, None):
+                deliver()
                 return 0
             for index in range(readings.count):
                 valid[index] = 1
@@ -61,6 +62,7 @@ class MeterReader:
                 done += 1
             else:
                 missing[index] = 1
+                deliver()
         return done
 
     async def _read(self, address, first_port, end_port, retries):

@@ -29,6 +29,13 @@ LIMITS = {
     "TIER_UP_HOLD_S": (60, 1, 900),
     # meter
     "METER_STALE_S": (5, 1, 60),
+    # power-loss memory: at most CHECKPOINT_S of a running session's use is in doubt after a cut
+    "CHECKPOINT_S": (60, 5, 3600),
+    "RESUME_CHECK_S": (30, 5, 600),
+    "OUTBOX_MAX": (200, 10, 2000),
+    "SAFE_BOOTS": (4, 2, 20),
+    "SAFE_WINDOW_S": (600, 30, 86400),
+    "WDT_TIMEOUT_S": (8, 2, 60),
     "METER_BAUD": (9600, 1200, 115200),
     "METER_TIMEOUT_MS": (300, 20, 5000),
     "METER_RETRIES": (2, 0, 5),

@@ -18,6 +18,7 @@ from firmware.port import (
     KEYPAD,
     MAX_TIME,
     NO_LOAD,
+    OUTAGE_UNPLUGGED,
     OVERLOAD,
     QUEUED,
     STATE_NAMES,
@@ -26,7 +27,7 @@ from firmware.port import (
     Port,
     Rules,
 )
-from firmware.session import Session
+from firmware.session import Session, restore
 from firmware.tariff import Tariff
 from firmware.ticks import NEVER, since_ms
 
@@ -38,6 +39,7 @@ STOP_PROMPTS = {
     MAX_TIME: prompts.STOP_MAX_TIME,
     KEYPAD: prompts.STOP_KEYPAD,
     NO_LOAD: prompts.STOP_NO_LOAD,
+    OUTAGE_UNPLUGGED: prompts.STOP_OUTAGE,
 }
 
 # Event kinds the shell acts on.
@@ -70,7 +72,8 @@ class Pile:
         self.queue = []
         self.running = []
         self.events = []
-        self.order_seq = 0
+        self.next_order = 1
+        self.outbox_full = False
         self.meter_lost = False
         self.wall_s = 0
         self.notice = prompts.WELCOME
@@ -108,14 +111,19 @@ class Pile:
             return prompts.INVALID_PORT
         if self.halted or not port.fresh(now_ms):
             return prompts.PORT_FAULT
+        if self.outbox_full:
+            # An order that cannot be stored must not be started: refuse and keep the money.
+            return prompts.OUT_OF_SERVICE
         if fen <= 0 and method != "free":
             return prompts.INSERT_COINS
         if port.busy():
             if port.session.method != method or method == "free":
                 return prompts.PORT_BUSY
             port.session.add(fen)
+            port.dirty = True
             return prompts.ADDED
-        port.begin(Session(method, fen, now_ms, self.wall_s), now_ms)
+        port.begin(Session(method, fen, self.next_order, self.wall_s), now_ms)
+        self.next_order += 1
         self.queue.append(number)
         self._admit(now_ms)
         self._refresh_relays(now_ms)
@@ -161,6 +169,32 @@ class Pile:
         self._admit(now_ms)
         self._refresh_relays(now_ms)
 
+    def restore(self, now_ms, next_order, snapshots):
+        """Take back the sessions saved before a power cut; each waits its turn to be checked.
+
+        Relays stay off until a port's check: its session queues under the pile
+        limit, and once admitted the relay closes to see whether the charger is
+        still there (RESUME_CHECK_S). Nothing is billed for the time the power
+        was off. Returns the port numbers of snapshots that could not be used.
+        """
+        self.next_order = next_order
+        refused = []
+        for number, snapshot in snapshots:
+            port = self.port(number)
+            try:
+                session = restore(snapshot)
+            except (KeyError, TypeError, ValueError):
+                refused.append(number)
+                continue
+            if port is None or port.busy():
+                refused.append(number)
+                continue
+            port.begin(session, now_ms)
+            self.queue.append(number)
+            if session.order_no >= self.next_order:
+                self.next_order = session.order_no + 1
+        return refused
+
     def halt(self):
         """A fault outside the core (the control path failed): no relay, no new payment."""
         self.halted = True
@@ -196,14 +230,13 @@ class Pile:
             self.queue.remove(number)
         if number in self.running:
             self.running.remove(number)
-        self.order_seq += 1
         paid, used, returned = session.settle()
-        if reason == NO_LOAD and session.method == "coin" and used == 0:
+        if (reason == NO_LOAD or reason == OUTAGE_UNPLUGGED) and session.method == "coin" and used == 0:
             # Nothing was delivered: the coins go back to the panel as credit for another try.
             returned = paid
             self.coin_credit_back_fen += paid
         order = {
-            "no": self.order_seq,
+            "no": session.order_no,
             "port": number,
             "method": session.method,
             "start": session.start_wall_s,

@@ -26,6 +26,7 @@ OVERLOAD = "overload"
 MAX_TIME = "max_time"
 KEYPAD = "keypad"
 NO_LOAD = "no_load"
+OUTAGE_UNPLUGGED = "outage_unplugged"
 
 
 class Rules:
@@ -46,6 +47,8 @@ class Rules:
         self.stale_ms = cfg["METER_STALE_S"] * 1000
         self.stopped_show_ms = cfg["STOPPED_SHOW_S"] * 1000
         self.reserve_w = cfg["START_RESERVE_W"]
+        self.checkpoint_ms = cfg["CHECKPOINT_S"] * 1000
+        self.resume_check_ms = cfg["RESUME_CHECK_S"] * 1000
 
 
 class Port:
@@ -64,7 +67,9 @@ class Port:
         self.reading_ms = NEVER
         self.powered = False
         self.need_w = 0
+        self.dirty = False
         self._charge_ms = NEVER
+        self._checkpoint_ms = NEVER
         self._restart_holds(NEVER)
 
     def _restart_holds(self, now_ms):
@@ -96,10 +101,11 @@ class Port:
         """Move to ``state``; hold timers restart in the new state."""
         self.state = state
         self.state_ms = now_ms
+        self.dirty = True
         self._restart_holds(now_ms)
 
     def begin(self, session, now_ms):
-        """A paid session takes the idle port; it queues for room under the pile limit."""
+        """A paid (or restored) session takes the port; it queues for room under the pile limit."""
         self.session = session
         self.reason = None
         self.need_w = self.rules.reserve_w
@@ -162,7 +168,9 @@ class Port:
         session = self.session
         assert session is not None, "a powered port always has a session"
         self.enter(CHARGING, now_ms)
+        session.resumed = False
         self._charge_ms = now_ms
+        self._checkpoint_ms = now_ms
         if session.energy_base_wh is None:
             session.energy_base_wh = self.energy_wh
 
@@ -189,12 +197,14 @@ class Port:
                 tier = tariff.tier_of(session.settle_sum_w // count if count else power_w)
             if tier != session.tier:
                 tariff.retier(session, tier)
+                self.dirty = True
             return
         if tariff.tier_of(power_w) > session.tier:
             if self._tier_up_since == NEVER:
                 self._tier_up_since = now_ms
             elif since_ms(now_ms, self._tier_up_since) >= self.rules.tier_up_hold_ms:
                 tariff.retier(session, tariff.tier_of(power_w))
+                self.dirty = True
                 self._tier_up_since = NEVER
         else:
             self._tier_up_since = NEVER
@@ -208,9 +218,13 @@ class Port:
                 self.enter(IDLE, now_ms)
             return None
         if state == WAIT_PLUG:
-            if self.powered and since_ms(now_ms, self.state_ms) >= rules.plug_wait_ms:
-                return NO_LOAD
-            return None
+            if not self.powered:
+                return None
+            waited_ms = since_ms(now_ms, self.state_ms)
+            # After a power cut the relay is closed only to check the charger is still there.
+            if self.session is not None and self.session.resumed:
+                return OUTAGE_UNPLUGGED if waited_ms >= rules.resume_check_ms else None
+            return NO_LOAD if waited_ms >= rules.plug_wait_ms else None
         if state != CHARGING:
             return None
         if not self.powered:
@@ -230,6 +244,9 @@ class Port:
             return FULL
         if session.charged_ms >= rules.max_session_ms:
             return MAX_TIME
+        if since_ms(now_ms, self._checkpoint_ms) >= rules.checkpoint_ms:
+            self._checkpoint_ms = now_ms
+            self.dirty = True
         return None
 
     def finish(self, reason, now_ms):

@@ -31,6 +31,8 @@ PILE_BUSY = const(21)
 METER_BACK = const(22)
 PORT_IDLE = const(23)
 FREE_STARTED = const(24)
+OUT_OF_SERVICE = const(25)
+STOP_OUTAGE = const(26)
 
 # id: (name used by logs and tests, display text)
 TEXTS = {
@@ -58,6 +60,8 @@ TEXTS = {
     METER_BACK: ("meter_back", "Meter OK"),
     PORT_IDLE: ("port_idle", "P%d: idle"),
     FREE_STARTED: ("free_started", "P%d: free charging"),
+    OUT_OF_SERVICE: ("out_of_service", "Out of service E3"),
+    STOP_OUTAGE: ("stop_outage", "P%d: unplugged (cut)"),
 }
 
 

@@ -13,7 +13,8 @@ class Session:
     survived by re-basing.
     """
 
-    def __init__(self, method, fen, paid_ms, wall_s):
+    def __init__(self, method, fen, order_no, wall_s):
+        self.order_no = order_no
         self.method = method
         self.free = method == "free"
         self.paid_mfen = fen * MFEN_PER_FEN
@@ -26,9 +27,25 @@ class Session:
         self.energy_wh = 0
         self.energy_base_wh = None
         self.charged_ms = 0
-        self.paid_ms = paid_ms
         self.start_wall_s = wall_s
         self.payments = 1
+        self.resumed = False
+
+    def snapshot(self):
+        """What survives a power cut: everything the order and the remaining credit depend on."""
+        return {
+            "no": self.order_no,
+            "method": self.method,
+            "paid_mfen": self.paid_mfen,
+            "used_mfen": self.used_mfen,
+            "tier": self.tier,
+            "settled": self.settled,
+            "energy_wh": self.energy_wh,
+            "energy_base_wh": self.energy_base_wh,
+            "charged_ms": self.charged_ms,
+            "start": self.start_wall_s,
+            "payments": self.payments,
+        }
 
     def add(self, fen):
         """A further payment for the same session."""
@@ -64,3 +81,22 @@ class Session:
             used = paid
         returned = paid - used if self.method in REFUNDABLE_METHODS else 0
         return paid, used, returned
+
+
+def restore(snapshot):
+    """A Session rebuilt from ``snapshot``, marked as resumed after a power cut.
+
+    Raises KeyError or TypeError for a snapshot that is not one of ours.
+    """
+    session = Session(snapshot["method"], 0, snapshot["no"], snapshot["start"])
+    session.paid_mfen = int(snapshot["paid_mfen"])
+    session.used_mfen = int(snapshot["used_mfen"])
+    session.tier = int(snapshot["tier"])
+    session.settled = bool(snapshot["settled"])
+    session.energy_wh = int(snapshot["energy_wh"])
+    base = snapshot["energy_base_wh"]
+    session.energy_base_wh = None if base is None else int(base)
+    session.charged_ms = int(snapshot["charged_ms"])
+    session.payments = int(snapshot["payments"])
+    session.resumed = True
+    return session

@@ -94,6 +94,22 @@ class SimRig:
         """Make one meter on the bus (by Modbus address) stop answering."""
         self._on_loop(self.pile.model.set_enabled, address, not silent)
 
+    def power_cut(self) -> None:
+        """Cut the pile's power now (whatever the firmware is doing)."""
+        self._call(self.pile.power_cut())
+
+    def power_restore(self) -> None:
+        """Give the power back; returns once the firmware has booted (or entered safe mode)."""
+        self._call(self.pile.power_restore())
+
+    def cut_after_writes(self, count: int, completes: bool = True) -> None:
+        """Arm a power cut at the ``count``-th flash block program from now."""
+        self._call(self.pile.cut_after_writes(count, completes))
+
+    def hold_i2c_bus(self, stuck: bool = True) -> None:
+        """Make the display's I2C bus hang the firmware's next write to it."""
+        self._call(self.pile.hold_i2c_bus(stuck))
+
     # What can be seen -------------------------------------------------------------------
 
     def relay(self, port: int) -> int:
@@ -122,13 +138,13 @@ class SimRig:
 
     def records(self, kind: str) -> list[dict]:
         """The firmware's log records of ``kind``."""
-        return [r for r in self.pile.vm.records if r["log"] == kind]
+        return [r for r in self.pile.records if r["log"] == kind]
 
     def wait_until(self, predicate: Callable[[], bool], timeout_s: float, what: str = "condition") -> None:
         """Wait for ``predicate()``; fails with ``what`` and the display if it never holds."""
         deadline = time.monotonic() + timeout_s
         while not predicate():
-            if not self.pile.vm.running:
+            if self.pile.firmware_dead():
                 raise AssertionError(f"firmware died waiting for {what}:\n" + "\n".join(self.pile.vm.text_lines[-30:]))
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {what} within {timeout_s}s; display={self.display()} said={self.said()[-5:]}")

@@ -14,7 +14,11 @@ Pin and UART map (see boards/esp32s3/README.md for the wiring notes):
 | smoke input, NTC (issue 7)  | GPIO 41, GPIO 3 (ADC1 channel 2)      |
 """
 
-from machine import I2C, UART, Pin
+import errno
+
+import esp32
+import vfs
+from machine import I2C, UART, WDT, Pin
 
 from boards import pinmap
 from drivers.coin import CoinAcceptor
@@ -36,6 +40,8 @@ VOICE_RX = 44
 LCD_SDA = 2
 LCD_SCL = 42
 UART_RX_BUFFER = 512
+DATA_DIR = "/data"
+DATA_PARTITION = "pile"
 
 
 class Esp32S3Board:
@@ -74,6 +80,24 @@ class Esp32S3Board:
         self.lcd = Lcd(I2C(0, sda=Pin(LCD_SDA), scl=Pin(LCD_SCL), freq=100000), pinmap.LCD_I2C_ADDRESS)
         self.voice = Voice(UART(VOICE_UART, baudrate=9600, tx=VOICE_TX, rx=VOICE_RX))
 
+        self.flash = None
+
     async def start(self):
         """Bring up the display."""
         await self.lcd.start()
+
+    def mount_flash(self):
+        """Mount the 2 MB ``pile`` data partition (littlefs) at /data; OSError if it will not mount.
+
+        Records live on their own partition, not the root filesystem, because
+        MicroPython's boot code reformats a root filesystem that fails to mount.
+        """
+        partitions = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=DATA_PARTITION)
+        if not partitions:
+            raise OSError(errno.ENODEV)
+        vfs.mount(vfs.VfsLfs2(partitions[0]), DATA_DIR)  # type: ignore[abstract]  # stub declares it abstract
+        return DATA_DIR
+
+    def watchdog(self, timeout_ms):
+        """The hardware watchdog, started: it resets the board unless fed within ``timeout_ms``."""
+        return WDT(timeout=timeout_ms)

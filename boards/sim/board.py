@@ -3,8 +3,10 @@
 import asyncio
 import os
 
+import vfs
+
 from boards import pinmap
-from boards.sim.simhw import I2C, Pin, PinBus, PtyUart
+from boards.sim.simhw import I2C, FileFlash, Pin, PinBus, PtyUart, Watchdog
 from drivers.coin import CoinAcceptor
 from drivers.keypad import Keypad
 from drivers.lcd_hd44780 import Lcd
@@ -48,7 +50,20 @@ class SimBoard:
         self.lcd = Lcd(I2C(bus), pinmap.LCD_I2C_ADDRESS)
         self.voice = Voice(PtyUart(os.getenv("PILE_VOICE_TTY"), 9600))
 
+        self.flash = None
+
     async def start(self):
         """Start the pin bus and bring up the display."""
         asyncio.create_task(self.bus.serve())
         await self.lcd.start()
+
+    def mount_flash(self):
+        """Mount the littlefs image at /flash (never formatting it); OSError if it will not mount."""
+        self.flash = FileFlash(os.getenv("PILE_FLASH_IMAGE"), self.bus)
+        # The stubs declare VfsLfs2 abstract and want their own block-device base class.
+        vfs.mount(vfs.VfsLfs2(self.flash), "/flash")  # type: ignore[abstract, arg-type]
+        return "/flash"
+
+    def watchdog(self, timeout_ms):
+        """The board's watchdog, started: it resets the board unless fed within ``timeout_ms``."""
+        return Watchdog(self.bus, timeout_ms)

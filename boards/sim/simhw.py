@@ -2,10 +2,15 @@
 
 The host world (boards/sim/world) sits at the other end and speaks only in
 what the real parts carry: bytes on a UART, pin levels, I2C write bytes.
-Pin bus lines (ASCII): to the host ``O gpio level`` (an output changed) and
-``W addr hexbytes`` (an I2C write); from the host ``L gpio level`` (the world
-drives an input) and ``S gpioA gpioB 0|1`` (a switch contact opens or
-closes, as a keypad key joins a row and a column).
+Pin bus lines (ASCII): to the host ``O gpio level`` (an output changed),
+``W addr hexbytes`` (an I2C write) and ``E name args`` (a board event: the
+watchdog fed, the flash reached an armed cut); from the host ``L gpio level``
+(the world drives an input), ``S gpioA gpioB 0|1`` (a switch contact opens or
+closes, as a keypad key joins a row and a column) and ``X name args`` (a board
+condition: arm a flash cut, hold the I2C bus).
+
+The flash is a littlefs image in a file, as the board's flash partition
+would be; the firmware never formats it (the world provisions it).
 """
 
 import asyncio
@@ -49,6 +54,7 @@ class PinBus:
         self.outputs = {}
         self.contacts = {}
         self.irqs = {}
+        self.commands = {}
         self.sock.write(b"H sim-board\n")
 
     def send(self, line):
@@ -80,6 +86,8 @@ class PinBus:
             before = self.level(gpio)
             self.driven[gpio] = int(parts[2])
             self._edge(gpio, before)
+        elif len(parts) >= 2 and parts[0] == b"X" and parts[1] in self.commands:
+            self.commands[parts[1]](parts[2:])
         elif len(parts) == 4 and parts[0] == b"S":
             a, b, closed = int(parts[1]), int(parts[2]), parts[3] == b"1"
             for one, other in ((a, b), (b, a)):
@@ -135,12 +143,92 @@ class Pin:
 
 
 class I2C:
-    """machine.I2C writes, carried to the host device emulators."""
+    """machine.I2C writes, carried to the host device emulators.
+
+    ``X stuck 1`` from the host holds the bus the way a device pulling SCL low
+    does: the next write never returns (until the watchdog resets the board).
+    """
 
     def __init__(self, bus):
         self.bus = bus
+        self.stuck = False
+        bus.commands[b"stuck"] = self._stuck
+
+    def _stuck(self, args):
+        self.stuck = args == [b"1"]
 
     def writeto(self, address, buf):
         """One write transaction to ``address``."""
+        while self.stuck:
+            time.sleep_ms(10)
         self.bus.send(b"W %d %s\n" % (address, hexlify(buf)))
         return len(buf)
+
+
+class Watchdog:
+    """machine.WDT stand-in: the host world is the watchdog and resets the VM if feeds stop."""
+
+    def __init__(self, bus, timeout_ms):
+        self.bus = bus
+        bus.send(b"E watchdog %d\n" % timeout_ms)
+
+    def feed(self):
+        """Tell the host watchdog the firmware is alive."""
+        self.bus.send(b"E feed\n")
+
+
+class FileFlash:
+    """A block device on a file, as littlefs sees the board's flash partition.
+
+    Counts block programs and erases (for the wear figures). The host can arm
+    a power cut with ``X cut <n> <0|1>``: the n-th block program from then on
+    completes (1) or not (0), and then the board stops dead, reporting ``E cut``
+    so the host can take the power away.
+    """
+
+    BLOCK_SIZE = 4096
+
+    def __init__(self, path, bus):
+        self.file = open(path, "r+b")
+        self.file.seek(0, 2)
+        self.blocks = self.file.tell() // self.BLOCK_SIZE
+        self.bus = bus
+        self.programs = 0
+        self.erases = 0
+        self.cut_in = 0
+        self.cut_completes = True
+        self._erased = b"\xff" * 256
+        bus.commands[b"cut"] = self._arm
+
+    def _arm(self, args):
+        self.cut_in = self.programs + int(args[0])
+        self.cut_completes = args[1] == b"1"
+
+    def readblocks(self, block, buf, offset=0):
+        self.file.seek(block * self.BLOCK_SIZE + offset)
+        self.file.readinto(buf)
+
+    def writeblocks(self, block, buf, offset=0):
+        self.programs += 1
+        cut = self.cut_in and self.programs >= self.cut_in
+        if not cut or self.cut_completes:
+            self.file.seek(block * self.BLOCK_SIZE + offset)
+            self.file.write(buf)
+            self.file.flush()
+        if cut:
+            self.bus.send(b"E cut %d\n" % self.programs)
+            while True:
+                time.sleep_ms(1000)
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.blocks
+        if op == 5:
+            return self.BLOCK_SIZE
+        if op == 6:
+            self.erases += 1
+            self.file.seek(arg * self.BLOCK_SIZE)
+            for _ in range(self.BLOCK_SIZE // 256):
+                self.file.write(self._erased)
+            return 0
+        return 0

@@ -14,6 +14,23 @@ def now_ms():
     return time.ticks_ms() & TICKS_MASK  # type: ignore[operator]
 
 
+_offset_s = _EPOCH_OFFSET_S
+
+
 def wall_s():
     """Unix time in seconds, for order timestamps."""
-    return int(time.time()) + _EPOCH_OFFSET_S
+    return int(time.time()) + _offset_s
+
+
+def restore(last_known_s):
+    """After a cut, never let the clock run behind the last time saved on flash.
+
+    A board without a backed-up RTC restarts its clock near zero; until the
+    cloud sets it (issue 4), time continues from the last saved value plus
+    uptime. The outage itself is then not counted, which only ever shortens
+    what a session is charged for.
+    """
+    global _offset_s
+    behind = last_known_s - wall_s()
+    if behind > 0:
+        _offset_s += behind

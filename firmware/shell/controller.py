@@ -12,14 +12,20 @@ from firmware.shell.log import log
 
 
 class Controller:
-    """Owns the Pile and FrontPanel and the relays they decide."""
+    """Owns the Pile and FrontPanel, the relays they decide and the records they keep."""
 
-    def __init__(self, pile, panel, relays, voice_queue):
+    def __init__(self, pile, panel, relays, voice_queue, store, counters, cfg):
         self.pile = pile
         self.panel = panel
         self.relays = relays
         self.voice_queue = voice_queue
+        self.store = store
+        self.counters = counters
+        self.outbox_max = cfg["OUTBOX_MAX"]
+        self.wall_save_s = cfg["CHECKPOINT_S"]
         self.failed = False
+        self.store_failed = False
+        pile.outbox_full = store.outbox_count() >= self.outbox_max
 
     # Each entry point has its own try: passing the core's method and arguments to a
     # shared helper would allocate a bound method and a tuple on every meter reading.
@@ -40,6 +46,9 @@ class Controller:
         except Exception as error:  # noqa: BLE001
             self._fail("tick", error)
         self._settle()
+        # The last known time survives a cut that also stops a board's clock.
+        if wall_s - self.counters["wall"] >= self.wall_save_s:
+            self.save_counters()
 
     def key(self, now_ms, key):
         """A key was pressed on the front panel."""
@@ -60,6 +69,7 @@ class Controller:
         self._settle()
 
     def _settle(self):
+        """Relays first (an off never waits for the flash), then orders, sessions and counters."""
         if self.failed:
             self.relays.all_off()
         else:
@@ -72,8 +82,39 @@ class Controller:
                 log("say", prompt=prompts.name(detail))
             elif kind == EVENT_ORDER:
                 log("order", **detail)
+                self._keep(self.store.put_order, detail)
             elif kind == EVENT_ALARM:
                 log("alarm", alarm=detail)
+        for port in self.pile.ports:
+            if port.dirty:
+                port.dirty = False
+                if port.session is None:
+                    self._keep(self.store.drop_session, port.number)
+                else:
+                    self._keep(self.store.save_session, port.number, port.session.snapshot())
+        counters = self.counters
+        if counters["next_order"] != self.pile.next_order or counters["credit_fen"] != self.panel.credit_fen:
+            self.save_counters()
+        if not self.store_failed:
+            self.pile.outbox_full = self.store.outbox_count() >= self.outbox_max
+
+    def save_counters(self):
+        """Write the counters with the core's current numbers and the wall time."""
+        counters = self.counters
+        counters["next_order"] = self.pile.next_order
+        counters["credit_fen"] = self.panel.credit_fen
+        counters["wall"] = self.pile.wall_s
+        self._keep(self.store.save_counters, counters)
+
+    def _keep(self, write, *args):
+        """A flash write; if the flash fails, no new money is taken (running sessions go on)."""
+        try:
+            write(*args)
+        except OSError as error:
+            if not self.store_failed:
+                log("alarm", alarm="flash_fault", error=repr(error))
+            self.store_failed = True
+            self.pile.outbox_full = True
 
     def _fail(self, where, error):
         """Latch the fault: relays stay off and payments are refused until the board restarts."""

@@ -13,6 +13,7 @@ from firmware import screen
 from firmware.port import STATE_NAMES
 from firmware.shell.clock import now_ms, wall_s
 from firmware.shell.log import log
+from firmware.shell.supervisor import INPUTS, METER, TICK, UI
 
 TICK_MS = 100
 INPUT_SCAN_MS = 20
@@ -47,6 +48,7 @@ class Health:
         self.last_scan_ms = 0
         self.max_scan_ms = 0
         self.heap_peak = 0
+        self.flash = None
 
     def sample_heap(self):
         """Remember the highest heap use seen (garbage included, as the allocator sees it)."""
@@ -55,11 +57,12 @@ class Health:
             self.heap_peak = used
 
 
-async def meter_loop(meter, controller, scan_ms, health):
+async def meter_loop(meter, controller, scan_ms, health, supervisor):
     """Scan the meter; every reading goes to the control path the moment it is decoded."""
     readings = meter.readings
 
     def deliver():
+        supervisor.beat(METER)
         controller.readings(now_ms(), readings)
 
     while True:
@@ -103,6 +106,8 @@ async def health_loop(meter, health):
             heap_peak=health.heap_peak,
             heap_live=gc.mem_alloc(),
             heap_free=gc.mem_free(),
+            flash_programs=health.flash.programs if health.flash else -1,
+            flash_erases=health.flash.erases if health.flash else -1,
             **meter.master.counters(),
         )
         health.max_scan_ms = 0
@@ -110,16 +115,18 @@ async def health_loop(meter, health):
         health.window_scan_ms = 0
 
 
-async def tick_loop(controller):
+async def tick_loop(controller, supervisor):
     """Hand the core the time, so holds, credit and staleness are judged without a reading."""
     while True:
+        supervisor.beat(TICK)
         controller.tick(now_ms(), wall_s())
         await asyncio.sleep_ms(TICK_MS)
 
 
-async def input_loop(keypad, coin, controller):
+async def input_loop(keypad, coin, controller, supervisor):
     """Scan the keypad and collect finished coin pulse trains."""
     while True:
+        supervisor.beat(INPUTS)
         key = keypad.scan()
         if key is not None:
             controller.key(now_ms(), key)
@@ -129,12 +136,13 @@ async def input_loop(keypad, coin, controller):
         await asyncio.sleep_ms(INPUT_SCAN_MS)
 
 
-async def ui_loop(lcd, voice, controller, notice_ms, health):
+async def ui_loop(lcd, voice, controller, notice_ms, health, supervisor):
     """Refresh the display and play queued prompts, one at a time."""
     queue = controller.voice_queue
     last_voice = time.ticks_add(time.ticks_ms(), -VOICE_GAP_MS)
     ui_ok = True
     while True:
+        supervisor.beat(UI)
         now = now_ms()
         rows = screen.lines(controller.pile, controller.panel, now, notice_ms, controller.failed)
         while len(queue) > VOICE_QUEUE_MAX:

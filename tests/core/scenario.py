@@ -3,6 +3,9 @@
 Shared by the core's unit tests, which run under CPython and the MicroPython VM.
 """
 
+import os
+from binascii import hexlify
+
 from firmware import config, prompts
 from firmware.frontpanel import FrontPanel
 from firmware.pile import EVENT_ORDER, EVENT_SAY, Pile
@@ -96,3 +99,10 @@ class Scenario:
     def relay(self, port):
         """1 when port ``port``'s relay is on."""
         return self.pile.relay[port - 1]
+
+
+def scratch_dir():
+    """A new empty folder under /tmp for a test's flash records (CPython and MicroPython alike)."""
+    path = "/tmp/pile-test-" + hexlify(os.urandom(6)).decode()
+    os.mkdir(path)
+    return path

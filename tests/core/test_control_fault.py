@@ -2,7 +2,8 @@
 
 from drivers.relays import RelayBank
 from firmware.shell.controller import Controller
-from tests.core.scenario import Scenario
+from firmware.shell.store import Store
+from tests.core.scenario import Scenario, scratch_dir
 
 
 class LevelPin:
@@ -31,7 +32,8 @@ def test_exception_in_control_path_opens_every_relay_and_stays_open():
     s.run(600)
     pins = [LevelPin() for _ in range(10)]
     relays = RelayBank(pins)
-    controller = Controller(s.pile, s.panel, relays, [])
+    counters = {"next_order": s.pile.next_order, "credit_fen": 0, "wall": s.wall}
+    controller = Controller(s.pile, s.panel, relays, [], Store(scratch_dir(), print), counters, s.cfg)
     controller.tick(s.now, s.wall)
     assert pins[0].level == 1
     controller.readings(s.now, BrokenReadings())

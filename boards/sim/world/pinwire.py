@@ -43,6 +43,7 @@ class PinWire:
         self._writer: asyncio.StreamWriter | None = None
         self._output_callbacks: dict[int, list[OutputCallback]] = {}
         self._i2c_handlers: dict[int, I2cHandler] = {}
+        self._event_callbacks: dict[str, list[Callable[[str, float], None]]] = {}
         self._inputs: dict[int, int] = {}
         self._contacts: dict[tuple[int, int], bool] = {}
         self.outputs: dict[int, int] = {}
@@ -81,6 +82,15 @@ class PinWire:
     def on_output(self, gpio: int, callback: OutputCallback) -> None:
         """Call `callback(gpio, level, t_monotonic)` whenever output `gpio` changes level."""
         self._output_callbacks.setdefault(gpio, []).append(callback)
+
+    def on_event(self, name: str, callback: Callable[[str, float], None]) -> None:
+        """Call ``callback(args, t_monotonic)`` on each board event line ``E <name> <args>``
+        (the watchdog's feed, the flash reaching an armed power cut)."""
+        self._event_callbacks.setdefault(name, []).append(callback)
+
+    async def command(self, text: str) -> None:
+        """Send a board-level condition to the VM: ``X <text>`` (arm a flash cut, hold the I2C bus)."""
+        await self._send("X " + text)
 
     def on_i2c(self, address: int, handler: I2cHandler) -> None:
         """Route every I2C write to 7-bit `address` to `handler(data)` (one device per address)."""
@@ -172,6 +182,10 @@ class PinWire:
                 self._i2c_write(int(address_text), bytes.fromhex(hex_text))
             elif kind == "H":
                 self.hello = rest
+            elif kind == "E":
+                name, _, args = rest.partition(" ")
+                for callback in self._event_callbacks.get(name, ()):
+                    self._call(callback, args, t)
             else:
                 raise ValueError(f"unknown line kind {kind!r}")
         except ValueError:

@@ -20,12 +20,16 @@ def micropython_executable() -> str:
 class FirmwareVM:
     """One MicroPython process running ``boards/sim/main``; its log lines are parsed as they come."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], heap: str = DEFAULT_HEAP) -> None:
+    def __init__(
+        self, workdir: Path, env: dict[str, str], heap: str, records: list[dict], text_lines: list[str]
+    ) -> None:
         self.workdir = workdir
         self.env = env
         self.heap = heap
-        self.records: list[dict] = []
-        self.text_lines: list[str] = []
+        # Shared with earlier runs on the same board, so a log survives resets like a console capture.
+        self.records = records
+        self.text_lines = text_lines
+        self.first_record = len(records)
         self.listeners: list = []
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task | None = None
@@ -72,8 +76,12 @@ class FirmwareVM:
         """True while the VM process is alive."""
         return self.process is not None and self.process.returncode is None
 
+    def own_records(self) -> list[dict]:
+        """The records this run logged."""
+        return self.records[self.first_record :]
+
     async def stop(self) -> None:
-        """End the VM (a power cut, as far as it can tell)."""
+        """End the VM at once (a power cut, as far as it can tell)."""
         if self.process and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()

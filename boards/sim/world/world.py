@@ -17,6 +17,7 @@ from pathlib import Path
 
 from boards import pinmap
 from boards.sim.world.charger import ConstantLoad, Load, make_charger
+from boards.sim.world.flash import provision
 from boards.sim.world.lcd import Hd44780Lcd
 from boards.sim.world.meter_server import MeterModel, start_meter_server
 from boards.sim.world.pinwire import PinWire
@@ -26,6 +27,8 @@ from boards.sim.world.voice import Jq8900Decoder, UartTap
 from drivers.keypad import KEYS
 
 PHYSICS_STEP_S = 0.05
+WATCHDOG_POLL_S = 0.05
+BOOT_TIMEOUT_S = 20
 KEY_HOLD_S = 0.12
 KEY_GAP_S = 0.08
 
@@ -61,6 +64,16 @@ class VirtualPile:
         self.link: SerialLink | None = None
         self.pinwire: PinWire | None = None
         self.vm: FirmwareVM | None = None
+        self.records: list[dict] = []
+        self.text_lines: list[str] = []
+        self.flash_image = self.workdir / "flash.img"
+        self.powered = False
+        self.boots = 0
+        self.watchdog_resets = 0
+        self.cut_reached: int | None = None
+        self._watchdog_timeout_s: float | None = None
+        self._last_feed = 0.0
+        self._watchdog: asyncio.Task | None = None
         self._meter = None
         self._voice_tap: UartTap | None = None
         self._physics: asyncio.Task | None = None
@@ -77,7 +90,19 @@ class VirtualPile:
             self.pinwire.on_output(gpio, self._relay_changed(port))
         self._voice_tap = UartTap(self.voice.feed)
         self._voice_tap.start()
+        self.pinwire.on_event("watchdog", self._watchdog_started)
+        self.pinwire.on_event("feed", self._watchdog_fed)
+        self.pinwire.on_event("cut", self._flash_cut)
         (self.workdir / "config.json").write_text(json.dumps(self.config))
+        if not self.flash_image.exists():
+            await asyncio.to_thread(provision, self.flash_image)
+        await self.pinwire.drive(pinmap.COIN_GPIO, 1)
+        self._physics = asyncio.create_task(self._run_physics())
+        self._watchdog = asyncio.create_task(self._run_watchdog())
+        await self.power_restore()
+
+    async def power_restore(self) -> None:
+        """Power comes (back): the board boots from its flash; waits for boot or safe mode."""
         self.vm = FirmwareVM(
             self.workdir,
             {
@@ -85,17 +110,75 @@ class VirtualPile:
                 "PILE_METER_TTY": self.link.device_path,
                 "PILE_VOICE_TTY": self._voice_tap.path,
                 "PILE_CONFIG": "config.json",
+                "PILE_FLASH_IMAGE": str(self.flash_image),
             },
             self.heap,
+            self.records,
+            self.text_lines,
         )
-        await self.pinwire.drive(pinmap.COIN_GPIO, 1)
-        self._physics = asyncio.create_task(self._run_physics())
-        await self.vm.start()
-        await self.wait_for(lambda: any(r["log"] == "boot" for r in self.vm.records), 20, "firmware boot")
-        await asyncio.wait_for(self.pinwire.connected.wait(), 5)
+        self.powered = True
+        self.boots += 1
+        self._watchdog_timeout_s = None
+        self.cut_reached = None
+        vm = self.vm
+        await vm.start()
+        await self.wait_for(
+            lambda: any(r["log"] == "boot" or r.get("alarm") == "safe_mode" for r in vm.own_records()),
+            BOOT_TIMEOUT_S,
+            "firmware boot",
+        )
+
+    async def power_cut(self) -> None:
+        """The power goes: the firmware stops dead and every relay drops."""
+        self.powered = False
+        if self.vm:
+            await self.vm.stop()
+        self._board_off()
+
+    async def cut_after_writes(self, count: int, completes: bool = True) -> None:
+        """Cut the power at the ``count``-th flash block program from now (which completes or not)."""
+        await self.pinwire.command(f"cut {count} {int(completes)}")
+
+    async def hold_i2c_bus(self, stuck: bool = True) -> None:
+        """Make the I2C bus hang the next write (a device holding SCL low)."""
+        await self.pinwire.command(f"stuck {int(stuck)}")
+
+    def _board_off(self) -> None:
+        """A board without power or in reset drives no relay coil."""
+        now = time.monotonic()
+        for port in range(1, self.port_count + 1):
+            if self.relays[port]:
+                self.relays[port] = 0
+                self.relay_events.append((now, port, 0))
+
+    def _flash_cut(self, args: str, _t: float) -> None:
+        self.cut_reached = int(args)
+        asyncio.get_running_loop().create_task(self.power_cut())
+
+    def _watchdog_started(self, args: str, _t: float) -> None:
+        self._watchdog_timeout_s = int(args) / 1000
+        self._last_feed = time.monotonic()
+
+    def _watchdog_fed(self, _args: str, _t: float) -> None:
+        self._last_feed = time.monotonic()
+
+    async def _run_watchdog(self) -> None:
+        """The board's watchdog: no feed within its timeout (or a firmware that died) resets the board."""
+        while True:
+            await asyncio.sleep(WATCHDOG_POLL_S)
+            if not self.powered or self._watchdog_timeout_s is None or self.vm is None:
+                continue
+            if time.monotonic() - self._last_feed > self._watchdog_timeout_s:
+                self.watchdog_resets += 1
+                await self.vm.stop()
+                self._board_off()
+                await self.power_restore()
 
     async def stop(self) -> None:
         """Stop the firmware and take the hardware down."""
+        self.powered = False
+        if self._watchdog:
+            self._watchdog.cancel()
         if self.vm:
             await self.vm.stop()
         if self._physics:
@@ -132,11 +215,15 @@ class VirtualPile:
                 self.model.set_power(port, watts if self.relays[port] else 0.0)
             self.model.advance(dt_s)
 
+    def firmware_dead(self) -> bool:
+        """True when the firmware exited on a powered board with no watchdog to restart it."""
+        return bool(self.vm) and not self.vm.running and self.powered and self._watchdog_timeout_s is None
+
     async def wait_for(self, predicate, timeout_s: float, what: str = "condition") -> None:
         """Wait until ``predicate()`` holds; a clear error names ``what`` when it never does."""
         deadline = time.monotonic() + timeout_s
         while not predicate():
-            if self.vm and not self.vm.running:
+            if self.firmware_dead():
                 raise RuntimeError(f"firmware exited while waiting for {what}:\n" + "\n".join(self.vm.text_lines[-30:]))
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out after {timeout_s}s waiting for {what}")
@@ -188,9 +275,9 @@ class VirtualPile:
         return self.lcd.lines()
 
     def orders(self) -> list[dict]:
-        """Orders the firmware has written."""
-        return [r for r in self.vm.records if r["log"] == "order"] if self.vm else []
+        """Orders the firmware has logged, across every boot."""
+        return [r for r in self.records if r["log"] == "order"]
 
     def said(self) -> list[str]:
-        """Prompt names the firmware queued for the voice, in order."""
-        return [r["prompt"] for r in self.vm.records if r["log"] == "say"] if self.vm else []
+        """Prompt names the firmware queued for the voice, in order, across every boot."""
+        return [r["prompt"] for r in self.records if r["log"] == "say"]

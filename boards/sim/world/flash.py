@@ -1,0 +1,41 @@
+"""The virtual pile's flash partition: a littlefs image in a file, provisioned once.
+
+The firmware never formats its flash; like an installer at provisioning, the
+world formats a new image with the real littlefs (MicroPython's VfsLfs2),
+through the same block device class the firmware mounts it with.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from boards.sim.world.vm import micropython_executable
+from tools.mpy_build import ROOT
+
+FLASH_BYTES = 2 * 1024 * 1024
+ERASED = b"\xff"
+
+# Runs on the VM: format the image with the firmware's own block device (no pin bus: no cut armed).
+_MKFS = """
+import sys, vfs
+from boards.sim.simhw import FileFlash
+class NoBus:
+    commands = {}
+    def send(self, line):
+        pass
+vfs.VfsLfs2.mkfs(FileFlash(sys.argv[1], NoBus()))
+"""
+
+
+def provision(path: Path, size: int = FLASH_BYTES) -> None:
+    """Create an erased image of ``size`` bytes at ``path`` and format it with littlefs."""
+    path.write_bytes(ERASED * size)
+    subprocess.run(
+        [micropython_executable(), "-c", _MKFS, str(path)],
+        cwd=ROOT,
+        env={"MICROPYPATH": f".frozen:{ROOT}"},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )

@@ -1,0 +1,132 @@
+"""The pile's flash: running sessions, the order outbox and counters, on littlefs.
+
+Layout under the store's root (one small JSON file per record):
+
+- ``counters.json``: next order number, coins waiting on the panel, last known wall time, boot history.
+- ``sessions/<port>.json``: the running session of a port, rewritten on every change and every
+  CHECKPOINT_S while charging; absent when the port is idle.
+- ``outbox/<order no>.json``: orders not yet confirmed by the cloud (issue 4 deletes them on PUBACK).
+
+Every write goes to a ``.tmp`` file first and is renamed over the old one, which littlefs does
+atomically: after a cut at any block write a file is either its old or its new self. Small files
+rather than a journal because each record is replaced whole and littlefs keeps small files inline in
+its metadata, so a checkpoint costs a few block programs and no compaction logic of our own.
+
+An order is written before its session file is removed; a session file whose order is already in the
+outbox is a stop the cut interrupted, and is dropped at boot, so no order is lost or written twice.
+A file that does not parse is renamed ``.bad`` (kept for the installer), never deleted.
+"""
+
+import json
+import os
+
+COUNTERS = "counters.json"
+SESSIONS = "sessions"
+OUTBOX = "outbox"
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+class Store:
+    """Reads and writes the pile's records under ``root``; every method may raise OSError."""
+
+    def __init__(self, root, log):
+        self.root = root
+        self.log = log
+        for folder in (root, root + "/" + SESSIONS, root + "/" + OUTBOX):
+            if not _exists(folder):
+                os.mkdir(folder)
+        self._outbox = None
+
+    def _write(self, path, record):
+        temporary = path + ".tmp"
+        with open(temporary, "w") as handle:
+            handle.write(json.dumps(record))
+        os.rename(temporary, path)
+
+    def _read(self, path):
+        """The record at ``path``; None if absent or unreadable (an unreadable file is kept as .bad)."""
+        try:
+            with open(path) as handle:
+                text = handle.read()
+        except OSError:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            self.log("store: %s does not parse; kept as %s.bad" % (path, path))
+            os.rename(path, path + ".bad")
+            return None
+
+    def counters(self):
+        """The counters record (an empty dict on a fresh flash)."""
+        record = self._read(self.root + "/" + COUNTERS)
+        return record if isinstance(record, dict) else {}
+
+    def save_counters(self, record):
+        """Replace the counters record."""
+        self._write(self.root + "/" + COUNTERS, record)
+
+    def sessions(self):
+        """[(port, snapshot)] of the sessions saved as running; interrupted stops are cleaned up."""
+        folder = self.root + "/" + SESSIONS
+        found = []
+        for name in sorted(os.listdir(folder)):
+            path = folder + "/" + name
+            if name.endswith(".tmp"):
+                os.remove(path)
+                continue
+            if not name.endswith(".json"):
+                continue
+            snapshot = self._read(path)
+            if not isinstance(snapshot, dict) or "no" not in snapshot:
+                continue
+            if _exists(self._order_path(snapshot["no"])):
+                os.remove(path)
+                continue
+            found.append((int(name[:-5]), snapshot))
+        return found
+
+    def save_session(self, port, snapshot):
+        """Replace port ``port``'s session record."""
+        self._write("%s/%s/%d.json" % (self.root, SESSIONS, port), snapshot)
+
+    def drop_session(self, port):
+        """Remove port ``port``'s session record (its order is already in the outbox)."""
+        path = "%s/%s/%d.json" % (self.root, SESSIONS, port)
+        if _exists(path):
+            os.remove(path)
+
+    def _order_path(self, number):
+        return "%s/%s/%08d.json" % (self.root, OUTBOX, number)
+
+    def put_order(self, order):
+        """Add an order to the outbox (replacing a copy a cut left half-done)."""
+        path = self._order_path(order["no"])
+        fresh = not _exists(path)
+        self._write(path, order)
+        if fresh and self._outbox is not None:
+            self._outbox += 1
+
+    def outbox_count(self):
+        """How many orders wait in the outbox."""
+        if self._outbox is None:
+            self._outbox = len([n for n in os.listdir(self.root + "/" + OUTBOX) if n.endswith(".json")])
+        return self._outbox
+
+    def orders(self):
+        """Every order in the outbox, oldest first."""
+        folder = self.root + "/" + OUTBOX
+        found = []
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".json"):
+                order = self._read(folder + "/" + name)
+                if isinstance(order, dict):
+                    found.append(order)
+        return found
