@@ -49,6 +49,9 @@ bench: venv
 	$(BIN)/pilectl bench meter
 	$(BIN)/pilectl bench trip
 	$(BIN)/pilectl bench memory
+	$(BIN)/pilectl bench powercut
+	$(BIN)/pilectl bench wear
+	$(BIN)/pilectl bench resume
 
 clean:
 	rm -rf $(VENV) .stubs build .pytest_cache .ruff_cache .mypy_cache

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 from boards.sim.world.serial_link import char_time_s
 from boards.sim.world.world import VirtualPile
 from drivers.meter_profiles import PROFILES
+from tools import powercut as power_cuts
 
+ERASE_CYCLES = 100000
 REQUEST_BYTES = 8
 REPLY_OVERHEAD_BYTES = 5
 
@@ -128,4 +133,66 @@ async def memory(args) -> dict:
     }
 
 
-RUNNERS = {"meter": meter, "trip": trip, "memory": memory}
+async def powercut(args) -> dict:
+    """Cut the power at every block write of the scripted lifecycle (written, and not); what survived."""
+    with tempfile.TemporaryDirectory() as folder:
+        writes = await asyncio.to_thread(power_cuts.writes_in_lifecycle, Path(folder))
+    results = await asyncio.to_thread(power_cuts.torture, list(range(1, writes + 1)))
+    return {"bench": "powercut", "block_writes_in_lifecycle": writes, **power_cuts.summary(results)}
+
+
+async def wear(args) -> dict:
+    """Flash block programs and erases in a busy day (10 ports, 30 sessions), and the partition's life."""
+    with tempfile.TemporaryDirectory() as name:
+        image = Path(name) / "day.img"
+        await asyncio.to_thread(power_cuts.provisioned_image, Path(name))
+        shutil.copy(Path(name) / "pristine.img", image)
+        lines = await asyncio.to_thread(power_cuts.run_lifecycle, ["day", str(image)], image)
+    programs, erases, blocks = (int(word) for word in next(x for x in lines if x.startswith("DAY")).split()[1:])
+    per_block_per_day = erases / blocks
+    return {
+        "bench": "wear",
+        "sessions_per_day": 30,
+        "checkpoint_s": 60,
+        "block_programs_per_day": programs,
+        "block_erases_per_day": erases,
+        "partition_blocks": blocks,
+        "erase_cycles": ERASE_CYCLES,
+        "projected_life_years": round(ERASE_CYCLES / per_block_per_day / 365, 1),
+    }
+
+
+async def resume(args) -> dict:
+    """From power restore to the first resumed relay, with the charger still plugged."""
+    # Enough boots allowed that the trials themselves do not look like a boot loop.
+    pile = VirtualPile({"METER_PROFILE": args.profile, "CHECKPOINT_S": 5, "SAFE_BOOTS": 20}, heap=args.heap)
+    await pile.start()
+    times_ms = []
+    try:
+        pile.plug(1, "ebike")
+        await pile.press("1#")
+        await pile.insert_coins(1)
+        await pile.press("#")
+        await pile.wait_for(lambda: pile.relays[1] == 1, 10, "port 1 on")
+        for _ in range(args.trials):
+            await asyncio.sleep(1)
+            await pile.power_cut()
+            restored_at = time.monotonic()
+            count = len(pile.relay_events)
+            await pile.power_restore()
+            await pile.wait_for(lambda: pile.relays[1] == 1, 20, "port 1 resumed")
+            on_at = next(t for t, port, level in pile.relay_events[count:] if port == 1 and level == 1)
+            times_ms.append((on_at - restored_at) * 1000)
+    finally:
+        await pile.stop()
+    ordered = sorted(times_ms)
+    return {
+        "bench": "resume",
+        "trials": len(ordered),
+        "p50_ms": round(statistics.median(ordered)),
+        "max_ms": round(ordered[-1]),
+        "includes": "VM start, .mpy import, flash mount and restore, first meter scan, relay check",
+    }
+
+
+RUNNERS = {"meter": meter, "trip": trip, "memory": memory, "powercut": powercut, "wear": wear, "resume": resume}

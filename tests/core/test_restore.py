@@ -1,0 +1,142 @@
+"""Power-loss memory in the core and the store: snapshots, restore, checkpoints, the outbox."""
+
+import os
+
+from firmware import prompts
+from firmware.session import Session, restore
+from firmware.shell.app import boot_loop, record_boot
+from firmware.shell.store import Store
+from tests.core.scenario import Scenario, scratch_dir
+
+
+def test_snapshot_round_trip_marks_the_session_resumed():
+    session = Session("coin", 300, 17, 1700000000)
+    session.used_mfen = 12345
+    session.tier = 2
+    session.settled = True
+    session.energy_wh = 77
+    session.energy_base_wh = 1000
+    session.charged_ms = 90000
+    session.add(100)
+    again = restore(session.snapshot())
+    assert again.snapshot() == session.snapshot()
+    assert again.resumed and not session.resumed
+
+
+def cut_while_charging(**overrides):
+    """A pile charging port 3, then a new pile booted from its saved session."""
+    s = Scenario(CHECKPOINT_S=5, UNIT_MIN=10, **overrides)
+    s.run(400)
+    s.load(3, 150)
+    s.pay(3, 2)
+    s.run(7000)
+    saved = s.pile.port(3).session.snapshot()
+    after = Scenario(CHECKPOINT_S=5, UNIT_MIN=10, **overrides)
+    refused = after.pile.restore(after.now, 9, [(3, saved)])
+    assert refused == []
+    return s, saved, after
+
+
+def test_restored_session_resumes_when_the_charger_still_draws():
+    _, saved, after = cut_while_charging()
+    assert after.state(3) == "queued" and after.relay(3) == 0
+    after.load(3, 150)
+    after.run(400)
+    assert after.state(3) == "charging"
+    assert after.pile.port(3).session.used_mfen >= saved["used_mfen"]
+    after.keys("D3#")
+    order = after.orders[-1]
+    assert order["no"] == saved["no"]
+    assert order["paid"] == 200
+
+
+def test_outage_time_is_not_billed():
+    _, saved, after = cut_while_charging()
+    after.run(200)  # the reading before the relay check shows nothing yet
+    assert after.pile.port(3).session.used_mfen == saved["used_mfen"]
+
+
+def test_restored_session_without_a_charger_closes_with_its_own_reason():
+    _, saved, after = cut_while_charging(RESUME_CHECK_S=5)
+    after.run(4800)
+    assert after.state(3) == "wait_plug"
+    after.run(600)
+    order = after.orders[-1]
+    assert order["reason"] == "outage_unplugged"
+    assert order["used"] == saved["used_mfen"] // 1000
+    assert after.relay(3) == 0
+
+
+def test_order_numbers_continue_after_a_restore():
+    _, saved, after = cut_while_charging()
+    assert after.pile.next_order == 9
+    after.run(200)
+    after.load(5, 150)
+    after.pay(5, 1)
+    assert after.pile.port(5).session.order_no == 9
+    bumped = Scenario()
+    bumped.pile.restore(bumped.now, 2, [(3, saved)])
+    assert bumped.pile.next_order == saved["no"] + 1
+
+
+def test_a_snapshot_that_is_not_ours_is_refused_not_fatal():
+    s = Scenario()
+    refused = s.pile.restore(s.now, 1, [(2, {"no": 1}), (11, Session("coin", 1, 2, 0).snapshot())])
+    assert refused == [2, 11]
+    assert not any(port.busy() for port in s.pile.ports)
+
+
+def test_a_charging_port_is_checkpointed_every_interval():
+    s = Scenario(CHECKPOINT_S=5)
+    s.run(400)
+    s.load(1, 150)
+    s.pay(1, 1)
+    s.run(600)
+    port = s.pile.port(1)
+    port.dirty = False
+    s.run(4000)
+    assert not port.dirty
+    s.run(1000)
+    assert port.dirty
+
+
+def test_full_outbox_refuses_payments_and_keeps_the_money():
+    s = Scenario()
+    s.run(400)
+    s.pile.outbox_full = True
+    s.pay(2, 1)
+    assert s.said[-1] == "out_of_service"
+    assert s.panel.credit_fen == 100
+    assert s.pile.pay(s.now, 2, "coin", 100) == prompts.OUT_OF_SERVICE
+
+
+def test_store_keeps_records_and_cleans_an_interrupted_stop():
+    store = Store(scratch_dir(), print)
+    store.save_session(3, {"no": 4, "paid_mfen": 100000})
+    store.save_session(5, {"no": 5, "paid_mfen": 100000})
+    store.put_order({"no": 4, "port": 3, "reason": "full"})  # cut before the session file went
+    assert store.sessions() == [(5, {"no": 5, "paid_mfen": 100000})]
+    assert [o["no"] for o in store.orders()] == [4]
+    assert store.outbox_count() == 1
+    store.put_order({"no": 4, "port": 3, "reason": "full"})
+    assert store.outbox_count() == 1
+
+
+def test_store_keeps_an_unreadable_record_aside():
+    root = scratch_dir()
+    store = Store(root, print)
+    with open(root + "/sessions/2.json", "w") as handle:
+        handle.write("{not json")
+    assert store.sessions() == []
+    assert "2.json.bad" in os.listdir(root + "/sessions")
+
+
+def test_boot_loop_is_seen_only_within_the_window():
+    counters = {}
+    for wall in (1000, 1100, 1200):
+        record_boot(counters, wall, 3)
+    assert counters["boot"] == 3
+    assert boot_loop(counters, 3, 600)
+    record_boot(counters, 5000, 3)
+    assert not boot_loop(counters, 3, 600)
+    assert counters["boots"] == [1100, 1200, 5000]
