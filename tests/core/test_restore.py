@@ -140,3 +140,13 @@ def test_boot_loop_is_seen_only_within_the_window():
     record_boot(counters, 5000, 3)
     assert not boot_loop(counters, 3, 600)
     assert counters["boots"] == [1100, 1200, 5000]
+
+
+def test_clock_never_runs_behind_the_last_saved_time():
+    from firmware.shell import clock
+
+    ahead = clock.wall_s() + 3600
+    clock.restore(ahead)
+    assert clock.wall_s() >= ahead
+    clock.restore(0)  # a saved time in the past changes nothing
+    assert clock.wall_s() >= ahead
