@@ -35,7 +35,8 @@ LIMITS = {
     "OUTBOX_MAX": (200, 10, 2000),
     "SAFE_BOOTS": (4, 2, 20),
     "SAFE_WINDOW_S": (600, 30, 86400),
-    "WDT_TIMEOUT_S": (8, 2, 60),
+    # A blocked loop leaves relays unwatched until the watchdog bites: no longer than METER_STALE_S.
+    "WDT_TIMEOUT_S": (4, 2, 60),
     "METER_BAUD": (9600, 1200, 115200),
     "METER_TIMEOUT_MS": (300, 20, 5000),
     "METER_RETRIES": (2, 0, 5),
@@ -122,6 +123,10 @@ def validate(overrides):
             errors.append("PORT_TRIP_W must be above PORT_MAX_W")
         if merged["FULL_W"] < merged["UNPLUG_W"]:
             errors.append("FULL_W must not be below UNPLUG_W")
+        if merged["WDT_TIMEOUT_S"] > merged["METER_STALE_S"]:
+            errors.append("WDT_TIMEOUT_S must not be above METER_STALE_S")
+        if merged["METER_TIMEOUT_MS"] * (merged["METER_RETRIES"] + 1) * 2 > merged["WDT_TIMEOUT_S"] * 1000:
+            errors.append("a meter read with its retries must fit in half of WDT_TIMEOUT_S")
         if merged["START_RESERVE_W"] > merged["PILE_MAX_W"]:
             errors.append("START_RESERVE_W must not be above PILE_MAX_W")
     return errors

@@ -77,14 +77,13 @@ class FrontPanel:
         else:
             self.pile.announce(prompts.CHOOSE_PORT_FIRST, 0, self._credit_text(), now_ms)
 
+    def credit_back(self, now_ms, fen):
+        """Coins of a session that delivered nothing come back as credit for another port."""
+        self.credit_fen += fen
+        self.pile.announce(prompts.CHOOSE_PORT_FIRST, 0, self._credit_text(), now_ms)
+
     def tick(self, now_ms):
         """An entry left alone times out; a chosen port with money in starts rather than lose it."""
-        back_fen = self.pile.coin_credit_back_fen
-        if back_fen:
-            # Coins for a session that delivered nothing come back as credit.
-            self.pile.coin_credit_back_fen = 0
-            self.credit_fen += back_fen
-            self.pile.announce(prompts.CHOOSE_PORT_FIRST, 0, self._credit_text(), now_ms)
         if since_ms(now_ms, self.last_ms) < self.timeout_ms:
             return
         if self.port and self.credit_fen:

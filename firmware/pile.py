@@ -82,8 +82,9 @@ class Pile:
         self.notice_ms = NEVER
         self._over_since = NEVER
         self._boot_ms = now_ms
+        self.boot_ms = now_ms
         self.halted = False
-        self.coin_credit_back_fen = 0
+        self.payment = None
 
     def port(self, number):
         """The Port numbered ``number`` (1-based), or None if there is no such port."""
@@ -101,6 +102,9 @@ class Pile:
 
     def pay(self, now_ms, number, method, fen):
         """A payment of ``fen`` for port ``number``; returns the prompt that answers it.
+
+        An accepted payment is left in ``payment`` (port, order no, payments,
+        fen, method) until the shell has put it on flash.
 
         A payment for a port whose session was paid the same way adds to it
         (time accumulates); any other busy or faulty port refuses it, and the
@@ -121,8 +125,10 @@ class Pile:
                 return prompts.PORT_BUSY
             port.session.add(fen)
             port.dirty = True
+            self.payment = (number, port.session.order_no, port.session.payments, fen, method)
             return prompts.ADDED
         port.begin(Session(method, fen, self.next_order, self.wall_s), now_ms)
+        self.payment = (number, self.next_order, 1, fen, method)
         self.next_order += 1
         self.queue.append(number)
         self._admit(now_ms)
@@ -193,6 +199,9 @@ class Pile:
             self.queue.append(number)
             if session.order_no >= self.next_order:
                 self.next_order = session.order_no + 1
+            if session.used_up():
+                # Nothing left to resume: close it without ever closing the relay.
+                self._stop(port, CREDIT, now_ms)
         return refused
 
     def halt(self):
@@ -234,7 +243,6 @@ class Pile:
         if (reason == NO_LOAD or reason == OUTAGE_UNPLUGGED) and session.method == "coin" and used == 0:
             # Nothing was delivered: the coins go back to the panel as credit for another try.
             returned = paid
-            self.coin_credit_back_fen += paid
         order = {
             "no": session.order_no,
             "port": number,

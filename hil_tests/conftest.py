@@ -15,6 +15,7 @@ FAST = {
     "OVERLOAD_HOLD_S": 2,
     "PLUG_WAIT_S": 6,
     "METER_STALE_S": 2,
+    "WDT_TIMEOUT_S": 2,
     "STOPPED_SHOW_S": 5,
     "SETTLE_S": 3,
     "TIER_UP_HOLD_S": 3,

@@ -14,9 +14,7 @@ def test_cut_mid_session_resumes_with_the_charger_still_plugged(make_rig):
     start_charging(rig, port=4, coins=2)
     rig.hold(7, lambda: rig.relay(4) == 1, "charging past a checkpoint")
     rig.power_cut()
-    assert rig.relay(4) == 0
     rig.power_restore()
-    assert rig.relay(4) == 0 or rig.port_power(4) >= 0  # relays start off; the check closes it
     rig.wait_until(lambda: rig.relay(4) == 1 and rig.port_power(4) > 50, 8, "port 4 resumed")
     boots = rig.records("boot")
     assert boots[-1]["resumed"] == [4]
@@ -63,7 +61,7 @@ def test_queued_coins_and_order_numbers_survive_a_cut(make_rig):
 
 
 def test_hung_task_ends_in_a_watchdog_reset_and_a_resume(make_rig):
-    rig = make_rig(WDT_TIMEOUT_S=3, CHECKPOINT_S=5)
+    rig = make_rig(CHECKPOINT_S=5)
     start_charging(rig, port=5)
     rig.hold(6, lambda: rig.relay(5) == 1, "charging past a checkpoint")
     rig.hold_i2c_bus()  # the display driver's next write never returns
@@ -97,3 +95,15 @@ def test_flash_that_will_not_mount_is_reported_not_formatted(make_rig):
     assert any(a["alarm"] == "flash_fault" for a in rig.records("alarm"))
     rig.hold(2, lambda: not any(rig.relay(p) for p in range(1, 11)), "relays off")
     assert hashlib.sha256(image.read_bytes()).hexdigest() == before  # nothing formatted
+
+
+def test_no_relay_after_a_cut_until_the_meter_is_read_again(make_rig):
+    rig = make_rig(CHECKPOINT_S=5)
+    start_charging(rig, port=6)
+    rig.hold(6, lambda: rig.relay(6) == 1, "charging past a checkpoint")
+    rig.power_cut()
+    rig.meter_fault("silence")
+    rig.power_restore()
+    rig.hold(4, lambda: rig.relay(6) == 0, "relay off while there is no reading")
+    rig.meter_fault(None)
+    rig.wait_until(lambda: rig.relay(6) == 1 and rig.port_power(6) > 50, 8, "port 6 resumed once read")

@@ -24,6 +24,7 @@ DEMO_CONFIG = {
     "STOPPED_SHOW_S": 15,
     "PILE_MAX_W": 1200,
     "METER_STALE_S": 3,
+    "WDT_TIMEOUT_S": 3,
 }
 DEMO_SPEEDUP = 120
 

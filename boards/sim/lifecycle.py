@@ -6,13 +6,16 @@ littlefs image. Lines on stdout tell the host what happened:
 
 - ``T <order no> <used milli-fen>``: a session record is about to be written with this use;
 - ``W <what> <n>``: a flash record was written completely;
-- ``U <order no> <used milli-fen>``: a session's use after each step (with T, the truth);
+- ``U <order no> <used milli-fen> <relay-on ms>``: a session's use after each step, and how
+  long its relay has been on in this run (an independent bound on what it may cost);
+- ``M <fen>``: coins inserted; ``C <fen>``: the panel's credit at the end of a run;
 - ``E cut <n>``: the armed cut was reached (the host then kills this process);
 - ``R <snapshot json>``: a session restored after the cut;
 - ``O <order json>``: an order in the outbox at the end;
 - ``V <text>``: an invariant broken (a relay on without credit).
 
-Usage: micropython -m boards.sim.lifecycle run IMAGE CUT_AT COMPLETES | restore IMAGE | day IMAGE
+Usage: micropython -m boards.sim.lifecycle run|restore IMAGE CUT_AT COMPLETES | day IMAGE
+(CUT_AT 0: no cut)
 
 ``day`` is a busy day for the wear figures: 10 ports, 30 sessions of about
 four hours, field defaults (a checkpoint a minute); it prints
@@ -27,9 +30,8 @@ import vfs
 from boards.sim.simhw import FileFlash
 from drivers.relays import RelayBank
 from firmware import config
-from firmware.frontpanel import FrontPanel
-from firmware.pile import Pile
 from firmware.readings import Readings
+from firmware.shell.boot import restore_from_flash
 from firmware.shell.controller import Controller
 from firmware.shell.store import Store
 
@@ -37,6 +39,7 @@ STEP_MS = 200
 ROOT = "/flash"
 SETTINGS = {
     "CHECKPOINT_S": 5,
+    "PLUG_WAIT_S": 5,
     "FULL_HOLD_S": 4,
     "UNPLUG_HOLD_S": 3,
     "RESUME_CHECK_S": 5,
@@ -96,19 +99,13 @@ class Lifecycle:
         self.step_ms = step_ms
         self.trace = store_class is ReportingStore
         self.store = store_class(ROOT, print)
-        self.counters = self.store.counters()
         self.now = 1000
-        self.wall = 1700000000 + self.counters.get("boot", 0) * 1000
-        self.counters["boot"] = self.counters.get("boot", 0) + 1
-        self.pile = Pile(self.cfg, self.now)
-        self.pile.wall_s = self.wall
-        self.panel = FrontPanel(self.pile, self.cfg)
-        self.panel.credit_fen = self.counters.get("credit_fen", 0)
-        self.snapshots = self.store.sessions()
-        self.pile.restore(self.now, self.counters.get("next_order", 1), self.snapshots)
-        self.counters["next_order"] = self.pile.next_order
-        self.counters["credit_fen"] = self.panel.credit_fen
-        self.counters.setdefault("wall", self.wall)
+        self.wall = 1700000000
+        # The firmware's own boot path: the same reconciliation a board does after a cut.
+        self.pile, self.panel, self.counters, self.snapshots, _ = restore_from_flash(
+            self.store, self.cfg, self.now, self.wall
+        )
+        self.on_ms = {}
         self.pins = [LevelPin() for _ in range(10)]
         self.controller = Controller(
             self.pile, self.panel, RelayBank(self.pins), [], self.store, self.counters, self.cfg
@@ -132,7 +129,10 @@ class Lifecycle:
                 continue
             for port in self.pile.ports:
                 if port.session is not None:
-                    print("U %d %d" % (port.session.order_no, port.session.used_mfen))
+                    number = port.session.order_no
+                    if self.pins[port.number - 1].level:
+                        self.on_ms[number] = self.on_ms.get(number, 0) + self.step_ms
+                    print("U %d %d %d" % (number, port.session.used_mfen, self.on_ms.get(number, 0)))
                 if self.pins[port.number - 1].level and (port.session is None or port.session.used_up()):
                     print("V relay %d on without credit" % port.number)
 
@@ -140,41 +140,51 @@ class Lifecycle:
         for key in text:
             self.controller.key(self.now, key)
 
+    def coins(self, count):
+        print("M %d" % (count * self.cfg["COIN_FEN"]))
+        self.controller.coins(self.now, count)
+
     def pay(self, port, coins, watts):
         self.loads[port] = watts
         self.keys("%d#" % port)
-        self.controller.coins(self.now, coins)
+        self.coins(coins)
         self.keys("#")
 
 
 def run(flash):
-    """The scripted lifecycle: starts, checkpoints, a full stop, coins, an unplug."""
+    """The scripted lifecycle: starts, checkpoints, a top-up, a full stop, coins before a port,
+    a session with no charger whose coins come back, an unplug, a keypad stop."""
     life = Lifecycle(flash)
     life.step()
     life.pay(1, 2, 150)
     life.pay(2, 1, 180)
     life.pay(3, 3, 250)
-    life.step(60)
+    life.step(30)
+    life.pay(1, 1, 150)
+    life.step(30)
     life.loads[2] = 20
     life.step(25)
-    life.controller.coins(life.now, 2)
+    life.coins(2)
     life.step(3)
     life.loads[4] = 160
     life.keys("4#")
+    life.pay(5, 1, 0)
     life.step(30)
     life.loads[3] = 0
     life.step(25)
     life.keys("D1#")
     life.step(10)
+    print("C %d" % life.panel.credit_fen)
     print("END %d" % flash.programs)
 
 
 def restore(flash):
-    """Boot after the cut: chargers still plugged everywhere; then every session is stopped."""
+    """Boot after the cut: odd ports' chargers still plugged, even ports' pulled during the
+    outage; then every session is stopped."""
     life = Lifecycle(flash)
     for _port, snapshot in life.snapshots:
         print("R " + json.dumps(snapshot))
-    for port in range(1, 11):
+    for port in range(1, 11, 2):
         life.loads[port] = 150
     life.step(40)
     for port in life.pile.ports:
@@ -183,6 +193,7 @@ def restore(flash):
     life.step(2)
     for order in life.store.orders():
         print("O " + json.dumps(order))
+    print("C %d" % life.panel.credit_fen)
     print("END %d" % flash.programs)
 
 
@@ -205,12 +216,10 @@ def main(argv):
     flash = FileFlash(argv[2], ConsoleBus())
     if argv[1] == "day":
         day(flash)
-    elif argv[1] == "run":
+    else:
         flash.cut_in = int(argv[3])
         flash.cut_completes = argv[4] == "1"
-        run(flash)
-    else:
-        restore(flash)
+        run(flash) if argv[1] == "run" else restore(flash)
 
 
 main(sys.argv)

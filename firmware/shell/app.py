@@ -4,9 +4,8 @@ import asyncio
 import json
 
 from firmware import config
-from firmware.frontpanel import FrontPanel
-from firmware.pile import Pile
 from firmware.shell import clock, tasks
+from firmware.shell.boot import restore_from_flash
 from firmware.shell.controller import Controller
 from firmware.shell.log import log, note
 from firmware.shell.store import Store
@@ -41,11 +40,12 @@ def boot_loop(counters, boots, window_s):
     return len(history) >= boots and history[-1] - history[-boots] <= window_s
 
 
-def safe_mode(board, reason):
+async def _safe_mode(board, reason):
     """Relays off, the fault on the display, and nothing else: the REPL stays reachable."""
     board.relays.all_off()
     log("alarm", alarm="safe_mode", reason=reason)
     try:
+        await board.start()
         board.lcd.show(0, "SAFE MODE E8")
         board.lcd.show(1, reason)
         board.lcd.show(2, "Service needed")
@@ -58,36 +58,41 @@ async def run(board, cfg):
     """Boot: restore what the flash holds, then run the pile's tasks until one fails.
 
     Relays are off before anything else and after the end. Returns (to the
-    REPL) in safe mode: on a flash that will not mount (never formatted
-    here) or after SAFE_BOOTS boots within SAFE_WINDOW_S.
+    REPL) in safe mode: on a flash that will not mount or read (never
+    formatted here) or after SAFE_BOOTS boots within SAFE_WINDOW_S. Entering
+    safe mode forgets those boots, so a reset by hand gets a normal boot.
+    The watchdog starts once safe mode is ruled out, so a hang anywhere in
+    the rest of the boot resets the board too.
     """
     board.relays.all_off()
-    try:
-        await board.start()
-    except OSError as error:
-        log("alarm", alarm="ui_fault", error=repr(error))
     try:
         store = Store(board.mount_flash(), note)
         counters = store.counters()
         clock.restore(counters.get("wall", 0))
         record_boot(counters, clock.wall_s(), cfg["SAFE_BOOTS"])
+        looping = boot_loop(counters, cfg["SAFE_BOOTS"], cfg["SAFE_WINDOW_S"])
+        if looping:
+            counters["boots"] = []
         store.save_counters(counters)
-        snapshots = store.sessions()
     except OSError as error:
         log("alarm", alarm="flash_fault", error=repr(error))
-        safe_mode(board, "flash fault")
+        await _safe_mode(board, "flash fault")
         return
-    if boot_loop(counters, cfg["SAFE_BOOTS"], cfg["SAFE_WINDOW_S"]):
-        safe_mode(board, "boot loop")
+    if looping:
+        await _safe_mode(board, "boot loop")
         return
-    pile = Pile(cfg, clock.now_ms())
-    pile.wall_s = clock.wall_s()
-    panel = FrontPanel(pile, cfg)
-    panel.credit_fen = counters.get("credit_fen", 0)
-    refused = pile.restore(clock.now_ms(), counters.get("next_order", 1), snapshots)
-    counters["next_order"] = pile.next_order
-    counters["credit_fen"] = panel.credit_fen
-    counters.setdefault("wall", pile.wall_s)
+    watchdog = board.watchdog(cfg["WDT_TIMEOUT_S"] * 1000)
+    try:
+        await board.start()
+    except OSError as error:
+        log("alarm", alarm="ui_fault", error=repr(error))
+    watchdog.feed()
+    try:
+        pile, panel, counters, snapshots, refused = restore_from_flash(store, cfg, clock.now_ms(), clock.wall_s())
+    except OSError as error:
+        log("alarm", alarm="flash_fault", error=repr(error))
+        await _safe_mode(board, "flash fault")
+        return
     controller = Controller(pile, panel, board.relays, [], store, counters, cfg)
     log(
         "boot",
@@ -98,10 +103,11 @@ async def run(board, cfg):
         resumed=[number for number, _ in snapshots if number not in refused],
         refused=refused,
         outbox=store.outbox_count(),
+        credit_fen=panel.credit_fen,
     )
     health = tasks.Health()
     health.flash = board.flash
-    supervisor = Supervisor(board.watchdog(cfg["WDT_TIMEOUT_S"] * 1000), cfg["WDT_TIMEOUT_S"] * 1000 // 3)
+    supervisor = Supervisor(watchdog, cfg["WDT_TIMEOUT_S"] * 1000)
     try:
         await asyncio.gather(
             supervisor.run(),

@@ -9,6 +9,7 @@ instead of a relay left on by a core in an unknown state.
 from firmware import prompts
 from firmware.pile import EVENT_ALARM, EVENT_ORDER, EVENT_SAY
 from firmware.shell.log import log
+from firmware.ticks import since_ms
 
 
 class Controller:
@@ -23,6 +24,8 @@ class Controller:
         self.counters = counters
         self.outbox_max = cfg["OUTBOX_MAX"]
         self.wall_save_s = cfg["CHECKPOINT_S"]
+        self.safe_window_ms = cfg["SAFE_WINDOW_S"] * 1000
+        self.started_ms = pile.boot_ms
         self.failed = False
         self.store_failed = False
         pile.outbox_full = store.outbox_count() >= self.outbox_max
@@ -36,7 +39,7 @@ class Controller:
             self.pile.on_readings(now_ms, readings)
         except Exception as error:  # noqa: BLE001 - any doubt ends in relays off
             self._fail("readings", error)
-        self._settle()
+        self._settle(now_ms)
 
     def tick(self, now_ms, wall_s):
         """Time passed."""
@@ -45,9 +48,13 @@ class Controller:
             self.panel.tick(now_ms)
         except Exception as error:  # noqa: BLE001
             self._fail("tick", error)
-        self._settle()
+        self._settle(now_ms)
         # The last known time survives a cut that also stops a board's clock.
         if wall_s - self.counters["wall"] >= self.wall_save_s:
+            self.save_counters()
+        # A run that lasted the safe-mode window ends any boot loop: older boots no longer count.
+        if self.counters.get("boots") and since_ms(now_ms, self.started_ms) >= self.safe_window_ms:
+            self.counters["boots"] = []
             self.save_counters()
 
     def key(self, now_ms, key):
@@ -57,7 +64,7 @@ class Controller:
             self.panel.on_key(now_ms, key)
         except Exception as error:  # noqa: BLE001
             self._fail("key", error)
-        self._settle()
+        self._settle(now_ms)
 
     def coins(self, now_ms, count):
         """``count`` coins were accepted."""
@@ -66,15 +73,26 @@ class Controller:
             self.panel.on_coins(now_ms, count)
         except Exception as error:  # noqa: BLE001
             self._fail("coins", error)
-        self._settle()
+        self._settle(now_ms)
 
-    def _settle(self):
-        """Relays first (an off never waits for the flash), then orders, sessions and counters."""
+    def _settle(self, now_ms):
+        """Relays first (an off never waits for the flash), then the records, in an order a cut
+        at any write can be recovered from (see firmware/shell/boot.py):
+
+        1. orders, each before its session file goes; for an order giving coins back, the
+           counters name it (``returning``) first, then the order, then the credited counters;
+        2. a new payment: the counters first (credit taken, ``pending`` naming the payment),
+           then the session, then the counters without ``pending``;
+        3. other session changes, and counters that changed.
+        """
         if self.failed:
             self.relays.all_off()
         else:
             self.relays.apply(self.pile.relay)
-        events = self.pile.events
+        pile = self.pile
+        counters = self.counters
+        unsaved_ports = None
+        events = pile.events
         while events:
             kind, detail = events.pop(0)
             if kind == EVENT_SAY:
@@ -82,21 +100,39 @@ class Controller:
                 log("say", prompt=prompts.name(detail))
             elif kind == EVENT_ORDER:
                 log("order", **detail)
-                self._keep(self.store.put_order, detail)
+                coins_back = detail["returned"] if detail["method"] == "coin" else 0
+                if coins_back:
+                    counters["returning"] = [detail["no"], coins_back]
+                    self.save_counters()
+                if not self._keep(self.store.put_order, detail):
+                    unsaved_ports = unsaved_ports or []
+                    unsaved_ports.append(detail["port"])
+                elif coins_back:
+                    self.panel.credit_back(now_ms, coins_back)
+                    counters["returning"] = None
+                    self.save_counters()
             elif kind == EVENT_ALARM:
                 log("alarm", alarm=detail)
-        for port in self.pile.ports:
+        payment = pile.payment
+        if payment is not None:
+            pile.payment = None
+            counters["pending"] = list(payment)
+            self.save_counters()
+        for port in pile.ports:
             if port.dirty:
                 port.dirty = False
-                if port.session is None:
-                    self._keep(self.store.drop_session, port.number)
-                else:
+                if port.session is not None:
                     self._keep(self.store.save_session, port.number, port.session.snapshot())
-        counters = self.counters
-        if counters["next_order"] != self.pile.next_order or counters["credit_fen"] != self.panel.credit_fen:
+                elif unsaved_ports is None or port.number not in unsaved_ports:
+                    # With its order unsaved the session file stays: the next boot closes it again.
+                    self._keep(self.store.drop_session, port.number)
+        if payment is not None:
+            counters["pending"] = None
+            self.save_counters()
+        elif counters["next_order"] != pile.next_order or counters["credit_fen"] != self.panel.credit_fen:
             self.save_counters()
         if not self.store_failed:
-            self.pile.outbox_full = self.store.outbox_count() >= self.outbox_max
+            pile.outbox_full = self.store.outbox_count() >= self.outbox_max
 
     def save_counters(self):
         """Write the counters with the core's current numbers and the wall time."""
@@ -107,14 +143,17 @@ class Controller:
         self._keep(self.store.save_counters, counters)
 
     def _keep(self, write, *args):
-        """A flash write; if the flash fails, no new money is taken (running sessions go on)."""
+        """A flash write; True if it went through. If the flash fails, no new money is taken
+        (running sessions go on)."""
         try:
             write(*args)
+            return True
         except OSError as error:
             if not self.store_failed:
                 log("alarm", alarm="flash_fault", error=repr(error))
             self.store_failed = True
             self.pile.outbox_full = True
+            return False
 
     def _fail(self, where, error):
         """Latch the fault: relays stay off and payments are refused until the board restarts."""

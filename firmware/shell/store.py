@@ -17,6 +17,7 @@ outbox is a stop the cut interrupted, and is dropped at boot, so no order is los
 A file that does not parse is renamed ``.bad`` (kept for the installer), never deleted.
 """
 
+import errno
 import json
 import os
 
@@ -51,12 +52,18 @@ class Store:
         os.rename(temporary, path)
 
     def _read(self, path):
-        """The record at ``path``; None if absent or unreadable (an unreadable file is kept as .bad)."""
+        """The record at ``path``; None if absent or not parseable (kept as .bad).
+
+        Any other read error is raised: a flash that cannot be read must not
+        look empty (that would restart order numbers at 1).
+        """
         try:
             with open(path) as handle:
                 text = handle.read()
-        except OSError:
-            return None
+        except OSError as error:
+            if error.args[0] == errno.ENOENT:
+                return None
+            raise
         try:
             return json.loads(text)
         except ValueError:
@@ -97,6 +104,12 @@ class Store:
         """Replace port ``port``'s session record."""
         self._write("%s/%s/%d.json" % (self.root, SESSIONS, port), snapshot)
 
+    def set_aside_session(self, port):
+        """Keep a session record the firmware could not use as ``.bad``, for the installer."""
+        path = "%s/%s/%d.json" % (self.root, SESSIONS, port)
+        if _exists(path):
+            os.rename(path, path + ".bad")
+
     def drop_session(self, port):
         """Remove port ``port``'s session record (its order is already in the outbox)."""
         path = "%s/%s/%d.json" % (self.root, SESSIONS, port)
@@ -113,6 +126,15 @@ class Store:
         self._write(path, order)
         if fresh and self._outbox is not None:
             self._outbox += 1
+
+    def order_numbers(self):
+        """The numbers of the orders in the outbox, ascending."""
+        folder = self.root + "/" + OUTBOX
+        return sorted(int(name[:-5]) for name in os.listdir(folder) if name.endswith(".json"))
+
+    def order(self, number):
+        """The outbox order ``number``, or None."""
+        return self._read(self._order_path(number))
 
     def outbox_count(self):
         """How many orders wait in the outbox."""

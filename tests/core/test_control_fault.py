@@ -48,3 +48,31 @@ def test_exception_in_control_path_opens_every_relay_and_stays_open():
     s.keys("#")
     assert s.said[-1] == "port_fault"
     assert s.panel.credit_fen == 100  # no money taken by a pile that cannot charge
+
+
+class CountingWatchdog:
+    """The watchdog's side: how often it was fed."""
+
+    def __init__(self):
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+def test_watchdog_is_fed_only_while_every_task_beats():
+    from firmware.shell.supervisor import INPUTS, METER, TICK, UI, Supervisor
+
+    watchdog = CountingWatchdog()
+    supervisor = Supervisor(watchdog, 4000)
+    for task in (METER, TICK, INPUTS, UI):
+        supervisor.beat(task)
+    assert supervisor.check() == [] and watchdog.feeds == 1
+    for task in (TICK, INPUTS, UI):
+        supervisor.beat(task)
+    assert supervisor.check() == [] and watchdog.feeds == 2  # the meter beat one period ago
+    for task in (TICK, INPUTS, UI):
+        supervisor.beat(task)
+    assert supervisor.check() == ["meter"] and watchdog.feeds == 2
+    supervisor.check()
+    assert supervisor.check() == ["meter", "tick", "inputs", "ui"] and watchdog.feeds == 2

@@ -50,10 +50,17 @@ def test_restored_session_resumes_when_the_charger_still_draws():
     assert order["paid"] == 200
 
 
-def test_outage_time_is_not_billed():
+def test_time_without_power_to_the_port_is_not_billed():
     _, saved, after = cut_while_charging()
-    after.run(200)  # the reading before the relay check shows nothing yet
+    after.load(3, 150)
+    after.meter_ok = False  # booted, but no reading yet: the relay stays off
+    after.run(10000)
+    assert after.relay(3) == 0
     assert after.pile.port(3).session.used_mfen == saved["used_mfen"]
+    after.meter_ok = True
+    after.run(6000)  # one minute of 10-minute yuan: about 1000 milli-fen per 6 s
+    used = after.pile.port(3).session.used_mfen - saved["used_mfen"]
+    assert 800 <= used <= 1000, used
 
 
 def test_restored_session_without_a_charger_closes_with_its_own_reason():
@@ -150,3 +157,98 @@ def test_clock_never_runs_behind_the_last_saved_time():
     assert clock.wall_s() >= ahead
     clock.restore(0)  # a saved time in the past changes nothing
     assert clock.wall_s() >= ahead
+
+
+class Board:
+    """A pile wired through the real Controller and Store, clocked by hand."""
+
+    def __init__(self, root=None, **overrides):
+        from drivers.relays import RelayBank
+        from firmware.shell.boot import restore_from_flash
+        from firmware.shell.controller import Controller
+        from tests.core.test_control_fault import LevelPin
+
+        self.root = root or scratch_dir()
+        self.store = Store(self.root, print)
+        self.scenario = Scenario(**overrides)
+        cfg = self.scenario.cfg
+        self.now = 5000
+        pile, panel, counters, _, _ = restore_from_flash(self.store, cfg, self.now, 1700000000)
+        self.pile = pile
+        self.panel = panel
+        self.pins = [LevelPin() for _ in range(10)]
+        self.controller = Controller(pile, panel, RelayBank(self.pins), [], self.store, counters, cfg)
+        self.loads = {}
+
+    def run(self, ms):
+        readings = self.scenario.readings
+        for _ in range(ms // 200):
+            self.now += 200
+            for index in range(10):
+                readings.power_w[index] = self.loads.get(index + 1, 0) if self.pins[index].level else 0
+                readings.valid[index] = 1
+            self.controller.readings(self.now, readings)
+            self.controller.tick(self.now, 1700000000 + self.now // 1000)
+
+    def keys(self, text):
+        for key in text:
+            self.controller.key(self.now, key)
+
+
+def test_coins_of_a_no_load_session_come_back_to_the_panel_and_survive_a_reboot():
+    board = Board(PLUG_WAIT_S=5)
+    board.run(400)
+    board.keys("4#")
+    board.controller.coins(board.now, 2)
+    board.keys("#")
+    assert board.panel.credit_fen == 0
+    board.run(5600)
+    assert board.panel.credit_fen == 200
+    again = Board(board.root, PLUG_WAIT_S=5)
+    assert again.panel.credit_fen == 200
+    assert [o["returned"] for o in again.store.orders()] == [200]
+
+
+def test_a_payment_whose_session_never_reached_flash_returns_its_coins():
+    board = Board()
+    board.run(400)
+    board.controller.coins(board.now, 3)
+    counters = board.store.counters()
+    # As if the cut fell between the counters (credit taken, payment pending) and the session file.
+    counters["credit_fen"] = 0
+    counters["pending"] = [2, counters["next_order"], 1, 300, "coin"]
+    counters["next_order"] += 1
+    board.store.save_counters(counters)
+    again = Board(board.root)
+    assert again.panel.credit_fen == 300
+    assert not any(port.busy() for port in again.pile.ports)
+
+
+def test_a_landed_payment_is_not_returned_twice():
+    board = Board()
+    board.run(400)
+    board.keys("2#")
+    board.controller.coins(board.now, 3)
+    board.keys("#")
+    counters = board.store.counters()
+    counters["pending"] = [2, board.pile.port(2).session.order_no, 1, 300, "coin"]
+    board.store.save_counters(counters)
+    again = Board(board.root)
+    assert again.panel.credit_fen == 0
+    assert again.pile.port(2).busy()
+
+
+def test_order_numbers_never_repeat_even_if_the_counters_lag():
+    board = Board()
+    board.run(400)
+    board.loads[1] = 150
+    board.keys("1#")
+    board.controller.coins(board.now, 1)
+    board.keys("#")
+    board.run(1000)
+    board.keys("D1#")
+    counters = board.store.counters()
+    counters["next_order"] = 1  # as if its last write was lost
+    board.store.save_counters(counters)
+    again = Board(board.root)
+    assert again.pile.next_order == 2
