@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 from boards import pinmap
+from boards.sim.world.flash import stored_orders
 from boards.sim.world.vm import DEFAULT_HEAP
 from boards.sim.world.world import VirtualPile
 from firmware import prompts
@@ -105,6 +106,11 @@ class SimRig:
     def cut_after_writes(self, count: int, completes: bool = True) -> None:
         """Arm a power cut at the ``count``-th flash block program from now."""
         self._call(self.pile.cut_after_writes(count, completes))
+
+    def stored_orders(self) -> list[dict]:
+        """The orders in the pile's flash outbox (read while the power is off)."""
+        assert not self.pile.powered, "read the flash with the power off"
+        return stored_orders(self.pile.flash_image)
 
     def hold_i2c_bus(self, stuck: bool = True) -> None:
         """Make the display's I2C bus hang the firmware's next write to it."""

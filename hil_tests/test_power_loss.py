@@ -2,6 +2,8 @@
 
 import hashlib
 
+import pytest
+
 from hil_tests.test_stop_rules import start_charging
 
 
@@ -107,3 +109,21 @@ def test_no_relay_after_a_cut_until_the_meter_is_read_again(make_rig):
     rig.hold(4, lambda: rig.relay(6) == 0, "relay off while there is no reading")
     rig.meter_fault(None)
     rig.wait_until(lambda: rig.relay(6) == 1 and rig.port_power(6) > 50, 8, "port 6 resumed once read")
+
+
+@pytest.mark.parametrize("completes", [False, True])
+def test_cut_at_a_flash_write_during_a_stop_keeps_exactly_one_order(make_rig, completes):
+    rig = make_rig(CHECKPOINT_S=5, RESUME_CHECK_S=5)
+    start_charging(rig, port=7)
+    rig.hold(2, lambda: rig.relay(7) == 1, "charging")
+    rig.cut_after_writes(2, completes)  # inside the stop's order and session writes
+    rig.press("D7#")
+    rig.wait_until(lambda: not rig.pile.powered, 5, "the cut at the armed write")
+    rig.power_restore()
+    rig.wait_until(lambda: rig.relay(7) == 1 or not rig.records("boot")[-1]["resumed"], 8, "restored")
+    rig.press("D7#")  # stops it if the order had not landed; answers "idle" if it had
+    rig.hold(1, lambda: True, "stop written")
+    rig.power_cut()
+    stored = [order for order in rig.stored_orders() if order["port"] == 7]
+    assert len(stored) == 1, stored
+    assert stored[0]["paid"] == 100

@@ -7,6 +7,7 @@ through the same block device class the firmware mounts it with.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -26,6 +27,35 @@ class NoBus:
         pass
 vfs.VfsLfs2.mkfs(FileFlash(sys.argv[1], NoBus()))
 """
+
+
+# Runs on the VM: list the outbox of an image (the board being powered off).
+_ORDERS = """
+import sys, vfs, json
+from boards.sim.simhw import FileFlash
+from firmware.shell.store import Store
+class NoBus:
+    commands = {}
+    def send(self, line):
+        pass
+vfs.mount(vfs.VfsLfs2(FileFlash(sys.argv[1], NoBus())), "/flash")
+for order in Store("/flash", print).orders():
+    print(json.dumps(order))
+"""
+
+
+def stored_orders(path: Path) -> list[dict]:
+    """The orders in the outbox of the image at ``path`` (read with the firmware's own Store)."""
+    result = subprocess.run(
+        [micropython_executable(), "-c", _ORDERS, str(path)],
+        cwd=ROOT,
+        env={"MICROPYPATH": f".frozen:{ROOT}"},
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
 def provision(path: Path, size: int = FLASH_BYTES) -> None:
