@@ -238,9 +238,12 @@ class Port:
         self.tariff.accrue_time(session, dt_ms)
         if session.used_up():
             return CREDIT
-        if self._absent_since != NEVER and since_ms(now_ms, self._absent_since) >= rules.unplug_hold_ms:
+        # A hold is over only when a reading that long after its start still shows it: a slow
+        # meter scan must not turn one low reading into an unplug or a full battery.
+        reading_ms = self.reading_ms
+        if self._absent_since != NEVER and since_ms(reading_ms, self._absent_since) >= rules.unplug_hold_ms:
             return UNPLUGGED
-        if self._low_since != NEVER and since_ms(now_ms, self._low_since) >= rules.full_hold_ms:
+        if self._low_since != NEVER and since_ms(reading_ms, self._low_since) >= rules.full_hold_ms:
             return FULL
         if session.charged_ms >= rules.max_session_ms:
             return MAX_TIME

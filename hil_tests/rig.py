@@ -153,7 +153,11 @@ class SimRig:
             if self.pile.firmware_dead():
                 raise AssertionError(f"firmware died waiting for {what}:\n" + "\n".join(self.pile.vm.text_lines[-30:]))
             if time.monotonic() > deadline:
-                raise AssertionError(f"no {what} within {timeout_s}s; display={self.display()} said={self.said()[-5:]}")
+                raise AssertionError(
+                    f"no {what} within {timeout_s}s; display={self.display()} said={self.said()[-5:]}"
+                    f" watchdog resets={self.pile.watchdog_resets} boots={self.pile.boots}"
+                    f" last orders={self.orders()[-2:]}"
+                )
             time.sleep(0.05)
 
     def hold(self, seconds: float, invariant: Callable[[], bool], what: str) -> None:

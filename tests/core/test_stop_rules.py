@@ -165,3 +165,16 @@ def test_no_load_returns_the_coins_on_the_order():
     s.run(5600)
     order = s.orders[-1]
     assert order["reason"] == "no_load" and order["used"] == 0 and order["returned"] == 200
+
+
+def test_a_hold_needs_readings_through_it_not_just_time():
+    s = charging(FULL_W=30, FULL_HOLD_S=4, UNPLUG_HOLD_S=3, METER_STALE_S=5)
+    s.load(3, 20)
+    s.scan()  # one low reading, then the meter is slow to answer again
+    s.meter_ok = False
+    s.run(4600)
+    assert s.state(3) == "charging"
+    s.meter_ok = True
+    s.load(3, 150)
+    s.run(400)
+    assert s.state(3) == "charging"
