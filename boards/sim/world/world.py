@@ -70,7 +70,6 @@ class VirtualPile:
         self.powered = False
         self.boots = 0
         self.watchdog_resets = 0
-        self.cut_reached: int | None = None
         self._watchdog_timeout_s: float | None = None
         self._last_feed = 0.0
         self._watchdog: asyncio.Task | None = None
@@ -119,7 +118,6 @@ class VirtualPile:
         self.powered = True
         self.boots += 1
         self._watchdog_timeout_s = None
-        self.cut_reached = None
         vm = self.vm
         await vm.start()
         await self.wait_for(
@@ -151,8 +149,7 @@ class VirtualPile:
                 self.relays[port] = 0
                 self.relay_events.append((now, port, 0))
 
-    def _flash_cut(self, args: str, _t: float) -> None:
-        self.cut_reached = int(args)
+    def _flash_cut(self, _args: str, _t: float) -> None:
         asyncio.get_running_loop().create_task(self.power_cut())
 
     def _watchdog_started(self, args: str, _t: float) -> None:
