@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 STUBS := .stubs/.installed
 STUBS_PKG := micropython-esp32-stubs==1.29.0.post1
 
-.PHONY: venv demo sim test lint typecheck mpy test-unit test-micropython test-hil bench clean
+.PHONY: venv broker demo sim test lint typecheck mpy bench clean
 
 venv: $(STAMP)
 
@@ -23,6 +23,10 @@ $(STUBS): $(STAMP)
 	rm -rf .stubs
 	$(PY) -m pip install --quiet --target .stubs $(STUBS_PKG)
 	touch $(STUBS)
+
+# The MQTT tests start mosquitto brokers of their own (Debian's package).
+broker:
+	@command -v mosquitto >/dev/null || (apt-get update -qq && apt-get install -y -qq mosquitto)
 
 demo: venv
 	$(BIN)/pilectl demo
@@ -42,7 +46,7 @@ mpy: venv
 	$(BIN)/pilectl build --board sim
 	$(BIN)/pilectl build --board esp32s3
 
-test: lint typecheck mpy
+test: lint typecheck mpy broker
 	$(BIN)/pytest
 
 bench: venv
