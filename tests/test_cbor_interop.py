@@ -4,6 +4,7 @@ import random
 
 import cbor2
 
+from boards.sim.world.vm import run_source
 from firmware.cbor import decode, encode
 
 
@@ -59,24 +60,11 @@ for line in sys.stdin:
 
 
 def test_round_trips_with_cbor2_through_the_micropython_vm():
-    import subprocess
-
-    from boards.sim.world.vm import micropython_executable
-    from tools.mpy_build import ROOT
-
     rng = random.Random(11)
     items = [value(rng) for _ in range(300)]
     items = [item for item in items if not isinstance(item, float)]  # VM floats: checked below
     lines = "".join(cbor2.dumps(item).hex() + "\n" for item in items)
-    result = subprocess.run(
-        [micropython_executable(), "-X", "heapsize=96wK", "-c", _VM_ECHO],
-        input=lines,
-        cwd=ROOT,
-        env={"MICROPYPATH": f".frozen:{ROOT}"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_source(["-c", _VM_ECHO], stdin=lines)
     assert result.returncode == 0, result.stderr
     echoed = result.stdout.split()
     assert len(echoed) == len(items)
@@ -85,21 +73,8 @@ def test_round_trips_with_cbor2_through_the_micropython_vm():
 
 
 def test_float_through_the_micropython_vm():
-    import subprocess
-
-    from boards.sim.world.vm import micropython_executable
-    from tools.mpy_build import ROOT
-
     floats = [1.5, -0.25, 100000.0, 3.0e38]
     lines = "".join(cbor2.dumps(number).hex() + "\n" for number in floats)
-    result = subprocess.run(
-        [micropython_executable(), "-c", _VM_ECHO],
-        input=lines,
-        cwd=ROOT,
-        env={"MICROPYPATH": f".frozen:{ROOT}"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_source(["-c", _VM_ECHO], stdin=lines)
     back = [cbor2.loads(bytes.fromhex(h)) for h in result.stdout.split()]
     assert back == floats

@@ -1,12 +1,11 @@
 """The core's unit tests again, on the real MicroPython VM (the runtime of the firmware)."""
 
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from boards.sim.world.vm import micropython_executable
+from boards.sim.world.vm import run_source
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES = sorted(f"tests.core.{path.stem}" for path in (ROOT / "tests" / "core").glob("test_*.py"))
@@ -14,14 +13,7 @@ MODULES = sorted(f"tests.core.{path.stem}" for path in (ROOT / "tests" / "core")
 
 @pytest.mark.parametrize("module", MODULES)
 def test_module_passes_on_micropython(module):
-    result = subprocess.run(
-        [micropython_executable(), "-X", "heapsize=96wK", "tests/mp_run.py", module],
-        cwd=ROOT,
-        env={"MICROPYPATH": f".frozen:{ROOT}"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_source(["tests/mp_run.py", module], timeout_s=120)
     sys.stdout.write(result.stdout)
     assert result.returncode == 0, result.stdout + result.stderr
     assert " 0 failed" in result.stdout and " 0 passed" not in result.stdout

