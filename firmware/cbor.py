@@ -146,6 +146,8 @@ class _Reader:
             # Each element takes at least one byte: a length past the input is refused before allocating.
             self._fits(value)
             return [self.item(depth + 1) for _ in range(value)]
+        if major == _TAG:
+            raise ValueError("tags are not used in these messages")
         if major == _MAP:
             self._fits(2 * value)
             result = {}
@@ -155,7 +157,7 @@ class _Reader:
                     raise ValueError("map key must be a scalar")
                 result[key] = self.item(depth + 1)
             return result
-        raise ValueError("tags are not used in these messages")
+        raise ValueError("unknown major type %d" % major)
 
     def _fits(self, count):
         if count > len(self.data) - self.at:

@@ -149,7 +149,8 @@ class Pile:
         return STOP_PROMPTS.get(reason, prompts.STOP_KEYPAD)
 
     def on_readings(self, now_ms, readings):
-        """A meter scan: protections act on this very reading, then relays follow."""
+        """Readings of the ports marked valid (a whole scan, or one port of a per-port meter bus):
+        protections act on this very reading, then relays follow."""
         power_w = readings.power_w
         energy_wh = readings.energy_wh
         valid = readings.valid

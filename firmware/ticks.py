@@ -8,7 +8,6 @@ every rule in the core measures much shorter ones.
 
 from firmware.compat import const
 
-TICKS_PERIOD = const(1 << 30)
 TICKS_MASK = const((1 << 30) - 1)
 NEVER = const(-1)
 
@@ -16,8 +15,3 @@ NEVER = const(-1)
 def since_ms(now_ms, then_ms):
     """Milliseconds from ``then_ms`` to ``now_ms``, across one wrap."""
     return (now_ms - then_ms) & TICKS_MASK
-
-
-def add_ms(now_ms, delta_ms):
-    """``now_ms`` moved forward by ``delta_ms``, wrapped like the tick counter."""
-    return (now_ms + delta_ms) & TICKS_MASK

@@ -7,10 +7,6 @@ import pytest
 from hil_tests.test_stop_rules import start_charging
 
 
-def charging_time(rig, port):
-    return rig.records("ports")[-1]["ports"][port - 1][2]
-
-
 def test_cut_mid_session_resumes_with_the_charger_still_plugged(make_rig):
     rig = make_rig(CHECKPOINT_S=5, UNIT_MIN=10)
     start_charging(rig, port=4, coins=2)
