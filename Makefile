@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 STUBS := .stubs/.installed
 STUBS_PKG := micropython-esp32-stubs==1.29.0.post1
 
-.PHONY: venv broker demo sim test lint typecheck mpy bench clean
+.PHONY: venv broker browser demo sim test lint typecheck mpy bench clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ $(STUBS): $(STAMP)
 broker:
 	@command -v mosquitto >/dev/null || (apt-get update -qq && apt-get install -y -qq mosquitto)
 
+# The QR payment pages' browser tests drive Debian's headless Chromium through its chromedriver.
+browser:
+	@(command -v chromium && command -v chromedriver) >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+
 demo: venv
 	$(BIN)/pilectl demo
 
@@ -46,7 +50,7 @@ mpy: venv
 	$(BIN)/pilectl build --board sim
 	$(BIN)/pilectl build --board esp32s3
 
-test: lint typecheck mpy broker
+test: lint typecheck mpy broker browser
 	$(BIN)/pytest
 
 bench: venv
@@ -56,6 +60,8 @@ bench: venv
 	$(BIN)/pilectl bench powercut
 	$(BIN)/pilectl bench wear
 	$(BIN)/pilectl bench resume
+	$(BIN)/pilectl bench wire
+	$(BIN)/pilectl bench ingest
 
 clean:
 	rm -rf $(VENV) .stubs build .pytest_cache .ruff_cache .mypy_cache

@@ -1,8 +1,9 @@
 """Modbus RTU master for a half-duplex RS485 bus, cooperative under asyncio.
 
-Frames are built and parsed in buffers allocated once. The bus is left quiet
-for t3.5 (3.5 character times) before each request, and a reply that stops
-for t3.5 before its expected length is a short frame. Every failure is
+Frames are built and parsed in buffers allocated once. Each request waits for
+t3.5 (3.5 character times) of silence on the bus, dropping any late or stray
+bytes, and a reply that stops for t3.5 before its expected length is a short
+frame. Every failure is
 counted by kind and retried; the caller gets ``None`` only after the retries.
 """
 
@@ -10,6 +11,7 @@ import asyncio
 import time
 from array import array
 
+from drivers.rs485 import wait_quiet
 from firmware.compat import const
 
 RX_MAX = const(256)
@@ -110,14 +112,10 @@ class ModbusMaster:
         return self._check(got, expected, address, function, count)
 
     async def _quiet_bus(self):
-        """Wait out t3.5 since the last byte on the bus and drop anything stray."""
-        quiet = time.ticks_diff(time.ticks_ms(), self._last_bus_ms)
-        if 0 <= quiet < self.gap_ms:
-            await asyncio.sleep_ms(self.gap_ms - quiet)
-        while True:
-            stray = self.uart.readinto(self._chunk)
-            if not stray:
-                return
+        """Wait for t3.5 of silence on the bus (drivers/rs485.py); stray bytes count as garbage."""
+        last_ms = self._last_bus_ms
+        self._last_bus_ms = await wait_quiet(self.uart, self._chunk, self.gap_ms, self.timeout_ms, last_ms)
+        if self._last_bus_ms != last_ms:
             self.garbage += 1
 
     async def _send(self, frame):

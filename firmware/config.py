@@ -42,6 +42,9 @@ LIMITS = {
     "METER_RETRIES": (2, 0, 5),
     "METER_SCAN_MS": (200, 50, 5000),
     "METER_ADDRESS": (1, 1, 247),
+    # main meter (DL/T 645 on its own line, usually 2400 8E1): read and reported, never a safety input
+    "MAIN_METER_S": (900, 1, 86400),
+    "MAIN_METER_BAUD": (2400, 1200, 9600),
     # money: "1 yuan = 4 h" is PRICE_FEN=100 for UNIT_MIN=240
     "PRICE_FEN": (100, 1, 10000),
     "UNIT_MIN": (240, 1, 1440),
@@ -55,6 +58,14 @@ LIMITS = {
     "NOTICE_S": (8, 1, 60),
     "STATUS_LOG_S": (10, 1, 3600),
     "STOPPED_SHOW_S": (60, 1, 3600),
+    # cloud link (pilectl bench wire: keepalive and telemetry dominate the monthly bytes)
+    "CONFIG_VERSION": (0, 0, 2147483647),
+    "KEEPALIVE_S": (900, 2, 3600),
+    "TELEMETRY_S": (3600, 5, 86400),
+    "TELEMETRY_MIN_S": (30, 1, 3600),
+    "CLOUD_TIMEOUT_S": (30, 2, 120),
+    "CLOUD_BACKOFF_MAX_S": (300, 2, 3600),
+    "MODEM_POLL_S": (60, 5, 3600),
 }
 
 CHOICES = {

@@ -100,8 +100,10 @@ class Pile:
         self.notice_ms = now_ms
         self.events.append((EVENT_SAY, prompt))
 
-    def pay(self, now_ms, number, method, fen):
+    def pay(self, now_ms, number, method, fen, ref=""):
         """A payment of ``fen`` for port ``number``; returns the prompt that answers it.
+
+        ``ref`` is the payment reference of a QR payment, carried to the order.
 
         An accepted payment is left in ``payment`` (port, order no, payments,
         fen, method) until the shell has put it on flash.
@@ -127,7 +129,7 @@ class Pile:
             port.dirty = True
             self.payment = (number, port.session.order_no, port.session.payments, fen, method)
             return prompts.ADDED
-        port.begin(Session(method, fen, self.next_order, self.wall_s), now_ms)
+        port.begin(Session(method, fen, self.next_order, self.wall_s, ref), now_ms)
         self.payment = (number, self.next_order, 1, fen, method)
         self.next_order += 1
         self.queue.append(number)
@@ -138,7 +140,7 @@ class Pile:
         return prompts.FREE_STARTED if method == "free" else prompts.STARTED
 
     def stop(self, now_ms, number, reason):
-        """Stop port ``number`` on request (keypad, and later card, app, cloud)."""
+        """Stop port ``number`` on request (keypad, cloud, and later card)."""
         port = self.port(number)
         if port is None:
             return prompts.INVALID_PORT
@@ -225,6 +227,13 @@ class Pile:
             return "%dW %s" % (port.power_w, format_fen(port.session.left_mfen() // 1000))
         return "%dW %s" % (port.power_w, format_duration(seconds))
 
+    def seconds_left(self, port):
+        """Charging time the port's credit still buys; -1 without a session, free or priced by energy."""
+        session = port.session
+        if session is None or session.free:
+            return -1
+        return self.tariff.seconds_left(session)
+
     def total_w(self):
         """Power drawn by the powered ports, from their latest readings."""
         total = 0
@@ -258,6 +267,7 @@ class Pile:
             "tier": session.tier,
             "payments": session.payments,
             "reason": reason,
+            "ref": session.ref,
         }
         self.events.append((EVENT_ORDER, order))
         self.announce(STOP_PROMPTS.get(reason, prompts.STOP_KEYPAD), number, "", now_ms)

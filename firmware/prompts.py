@@ -34,49 +34,86 @@ FREE_STARTED = const(24)
 OUT_OF_SERVICE = const(25)
 STOP_OUTAGE = const(26)
 
-# id: (name used by logs and tests, display text)
-TEXTS = {
-    WELCOME: ("welcome", "Port no. then #"),
-    INSERT_COINS: ("insert_coins", "P%d: insert coins"),
-    STARTED: ("started", "P%d: charging"),
-    QUEUED: ("queued", "P%d: waiting power"),
-    ADDED: ("added", "P%d: time added"),
-    INVALID_PORT: ("invalid_port", "No such port"),
-    CHOOSE_PORT_FIRST: ("choose_port_first", "Choose port first"),
-    PORT_BUSY: ("port_busy", "P%d: busy"),
-    PORT_FAULT: ("port_fault", "P%d: out of service"),
-    STOP_FULL: ("stop_full", "P%d: full, stopped"),
-    STOP_UNPLUGGED: ("stop_unplugged", "P%d: unplugged"),
-    STOP_OVERLOAD: ("stop_overload", "P%d: overload E1"),
-    STOP_CREDIT: ("stop_credit", "P%d: time used up"),
-    STOP_MAX_TIME: ("stop_max_time", "P%d: max time"),
-    STOP_KEYPAD: ("stop_keypad", "P%d: stopped"),
-    METER_LOST: ("meter_lost", "Meter fault E2"),
-    STOP_NO_LOAD: ("stop_no_load", "P%d: no charger"),
-    COIN_IN: ("coin_in", "Credit %s"),
-    CANCELLED: ("cancelled", "Cancelled"),
-    PORT_INFO: ("port_info", "P%d: %s"),
-    PILE_BUSY: ("pile_busy", "P%d: pile full, wait"),
-    METER_BACK: ("meter_back", "Meter OK"),
-    PORT_IDLE: ("port_idle", "P%d: idle"),
-    FREE_STARTED: ("free_started", "P%d: free charging"),
-    OUT_OF_SERVICE: ("out_of_service", "Out of service E3"),
-    STOP_OUTAGE: ("stop_outage", "P%d: unplugged (cut)"),
-}
+# Prompt ``id`` has its name (used by logs and tests) at 2 * (id - 1) and its display text after it:
+# one flat tuple costs the heap far less than a dict of pairs.
+_TABLE = (
+    "welcome",
+    "Port no. then #",
+    "insert_coins",
+    "P%d: insert coins",
+    "started",
+    "P%d: charging",
+    "queued",
+    "P%d: waiting power",
+    "added",
+    "P%d: time added",
+    "invalid_port",
+    "No such port",
+    "choose_port_first",
+    "Choose port first",
+    "port_busy",
+    "P%d: busy",
+    "port_fault",
+    "P%d: out of service",
+    "stop_full",
+    "P%d: full, stopped",
+    "stop_unplugged",
+    "P%d: unplugged",
+    "stop_overload",
+    "P%d: overload E1",
+    "stop_credit",
+    "P%d: time used up",
+    "stop_max_time",
+    "P%d: max time",
+    "stop_keypad",
+    "P%d: stopped",
+    "meter_lost",
+    "Meter fault E2",
+    "stop_no_load",
+    "P%d: no charger",
+    "coin_in",
+    "Credit %s",
+    "cancelled",
+    "Cancelled",
+    "port_info",
+    "P%d: %s",
+    "pile_busy",
+    "P%d: pile full, wait",
+    "meter_back",
+    "Meter OK",
+    "port_idle",
+    "P%d: idle",
+    "free_started",
+    "P%d: free charging",
+    "out_of_service",
+    "Out of service E3",
+    "stop_outage",
+    "P%d: unplugged (cut)",
+)
+
+
+def known(prompt):
+    """True for a prompt id in the table (a voice track the pile can play)."""
+    return isinstance(prompt, int) and 0 < prompt <= len(_TABLE) // 2
 
 
 def name(prompt):
     """The prompt's name, as used in logs and tests."""
-    return TEXTS[prompt][0]
+    return _TABLE[2 * prompt - 2]
+
+
+def template(prompt):
+    """The prompt's display text, with ``%d`` for the port and ``%s`` for a value where it has them."""
+    return _TABLE[2 * prompt - 1]
 
 
 def text(prompt, port, value):
     """The display text of a prompt for ``port`` with an already formatted ``value``."""
-    template = TEXTS[prompt][1]
-    if "%d" in template and "%s" in template:
-        return template % (port, value)
-    if "%d" in template:
-        return template % port
-    if "%s" in template:
-        return template % value
-    return template
+    template_text = _TABLE[2 * prompt - 1]
+    if "%d" in template_text and "%s" in template_text:
+        return template_text % (port, value)
+    if "%d" in template_text:
+        return template_text % port
+    if "%s" in template_text:
+        return template_text % value
+    return template_text

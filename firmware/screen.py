@@ -33,5 +33,5 @@ def lines(pile, panel, now_ms, notice_ms, control_failed):
     credit = "Credit " + format_fen(panel.credit_fen) if panel.credit_fen else ""
     entry = panel.entry()
     # A value the prompt's text has no place for (a started session's credit) gets its own line.
-    extra = value if value and "%s" not in prompts.TEXTS[notice][1] else ""
+    extra = value if value and "%s" not in prompts.template(notice) else ""
     return (status_line(pile, now_ms), prompts.text(notice, port, value), entry or extra, credit)

@@ -13,8 +13,9 @@ class Session:
     survived by re-basing.
     """
 
-    def __init__(self, method, fen, order_no, wall_s):
+    def __init__(self, method, fen, order_no, wall_s, ref=""):
         self.order_no = order_no
+        self.ref = ref  # the payment reference of a QR start; "" for coin and free
         self.method = method
         self.free = method == "free"
         self.paid_mfen = fen * MFEN_PER_FEN
@@ -45,6 +46,7 @@ class Session:
             "charged_ms": self.charged_ms,
             "start": self.start_wall_s,
             "payments": self.payments,
+            "ref": self.ref,
         }
 
     def add(self, fen):
@@ -88,7 +90,7 @@ def restore(snapshot):
 
     Raises KeyError or TypeError for a snapshot that is not one of ours.
     """
-    session = Session(snapshot["method"], 0, snapshot["no"], snapshot["start"])
+    session = Session(snapshot["method"], 0, snapshot["no"], snapshot["start"], str(snapshot.get("ref", "")))
     session.paid_mfen = int(snapshot["paid_mfen"])
     session.used_mfen = int(snapshot["used_mfen"])
     session.tier = int(snapshot["tier"])

@@ -25,12 +25,18 @@ class SimRig:
     """A virtual pile run on its own event-loop thread, driven synchronously from a test."""
 
     def __init__(
-        self, config: dict | None = None, profile: str = "mc10", speedup: float = 1.0, heap: str = DEFAULT_HEAP
+        self,
+        config: dict | None = None,
+        profile: str = "mc10",
+        speedup: float = 1.0,
+        heap: str = DEFAULT_HEAP,
+        cloud: dict | None = None,
+        main_meter: bool = False,
     ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="virtual-pile", daemon=True)
         self._thread.start()
-        self.pile = VirtualPile(config, profile=profile, heap=heap, speedup=speedup)
+        self.pile = VirtualPile(config, profile=profile, heap=heap, speedup=speedup, cloud=cloud, main_meter=main_meter)
         self._orders_taken: set[int] = set()
         try:
             self._call(self.pile.start())
@@ -54,6 +60,54 @@ class SimRig:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+            if not self._thread.is_alive():
+                # The loop's worker threads (image builds, flash provisioning) go with it.
+                self._loop.run_until_complete(self._loop.shutdown_default_executor())
+                self._loop.close()
+
+    # The 4G link between pile and broker ----------------------------------------------------
+
+    def link_down(self) -> None:
+        """The cell drops: bytes vanish both ways, nobody is told."""
+        self._on_loop(self.pile.network.link_down)
+
+    def link_up(self) -> None:
+        """The cell is back (connections that lived through the outage are gone)."""
+        self._on_loop(self.pile.network.link_up)
+
+    def link_flap(self, down_s: float, up_s: float, times: int) -> None:
+        """Down and up ``times`` over; returns when the last up period ends."""
+        self._call(self.pile.network.link_flap(down_s, up_s, times))
+
+    def link_reset(self) -> None:
+        """Every connection between pile and broker closed at once."""
+        self._on_loop(self.pile.network.reset)
+
+    def lose_answers(self, lost: bool = True) -> None:
+        """The broker's packets to the pile vanish (PUBACKs lost) while the pile's still arrive."""
+        self.pile.network.answers_lost = lost
+
+    def link_delay(self, seconds: float) -> None:
+        """Latency added to every chunk, each way."""
+        self.pile.network.delay_s = seconds
+
+    def modem_registration(self, stat: int) -> None:
+        """The cell network's answer to the modem: 1 home, 5 roaming, 2 searching, 3 denied."""
+        self._on_loop(self.pile.modem.set_registration, stat)
+
+    def modem_hang(self) -> None:
+        """The modem stops answering, as a stuck module does, until it is power-cycled."""
+        self._on_loop(self.pile.modem.hang)
+
+    def modem_commands(self) -> list[str]:
+        """Every AT command line the modem received."""
+        return list(self.pile.modem.commands)
+
+    def wait_sent(self, order_no: int, timeout_s: float) -> None:
+        """Wait until the broker acknowledged order ``order_no`` and it left the pile's outbox."""
+        self.wait_until(
+            lambda: any(r.get("sent") == order_no for r in self.records("cloud")), timeout_s, f"order {order_no} sent"
+        )
 
     # A resident's actions ---------------------------------------------------------------
 
@@ -87,13 +141,45 @@ class SimRig:
         self.insert_coins(coins)
         self.press("#")
 
-    def meter_fault(self, kind: str | None) -> None:
-        """Damage the meter's replies: "silence", "garbage", "bad_crc", "short"; None heals the line."""
-        self._on_loop(self.pile.link.set_fault, kind)
+    def meter_fault(self, kind: str | None, replies: int | None = None) -> None:
+        """Damage the meter's replies: "silence", "garbage", "bad_crc", "short", "late"; None heals the line.
+
+        With ``replies``, only that many replies are damaged.
+        """
+        self._on_loop(self.pile.link.set_fault, kind, replies)
 
     def meter_silent(self, address: int, silent: bool = True) -> None:
         """Make one meter on the bus (by Modbus address) stop answering."""
         self._on_loop(self.pile.model.set_enabled, address, not silent)
+
+    def main_meter_values(
+        self,
+        energy_wh: int | None = None,
+        voltage_dv: int | None = None,
+        current_ma: int | None = None,
+        power_w: int | None = None,
+    ) -> None:
+        """Set what the DL/T 645 main meter measures (current and power negative: reverse flow).
+
+        The meter counts energy in 0.01 kWh and power in 0.1 W, so Wh are kept to tens.
+        """
+
+        def set_values() -> None:
+            meter = self.pile.main_meter
+            if energy_wh is not None:
+                meter.energy_centi_kwh = energy_wh // 10
+            if voltage_dv is not None:
+                meter.voltage_deci_v = voltage_dv
+            if current_ma is not None:
+                meter.current_milli_a = current_ma
+            if power_w is not None:
+                meter.power_decimilli_kw = power_w * 10
+
+        self._on_loop(set_values)
+
+    def main_meter_fault(self, kind: str | None) -> None:
+        """Damage the main meter's replies: "silence", "garbage", "bad_crc", "short"; None heals the line."""
+        self._on_loop(self.pile.main_meter_line.set_fault, kind)
 
     def power_cut(self) -> None:
         """Cut the pile's power now (whatever the firmware is doing)."""
@@ -132,7 +218,7 @@ class SimRig:
 
     def voice(self) -> list[str]:
         """Names of the prompts the voice module was told to play, in order."""
-        return [prompts.name(track) for track in self.pile.voice.tracks() if track in prompts.TEXTS]
+        return [prompts.name(track) for track in self.pile.voice.tracks() if prompts.known(track)]
 
     def said(self) -> list[str]:
         """Names of the prompts the firmware queued for the voice (before voice pacing)."""
@@ -156,7 +242,7 @@ class SimRig:
                 raise AssertionError(
                     f"no {what} within {timeout_s}s; display={self.display()} said={self.said()[-5:]}"
                     f" watchdog resets={self.pile.watchdog_resets} boots={self.pile.boots}"
-                    f" last orders={self.orders()[-2:]}"
+                    f" last orders={self.orders()[-2:]} {self._meter_health()}"
                 )
             time.sleep(0.05)
 
@@ -164,8 +250,16 @@ class SimRig:
         """Check ``invariant()`` keeps holding for ``seconds``."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            assert invariant(), f"{what} broke; display={self.display()}"
+            assert invariant(), f"{what} broke; display={self.display()} {self._meter_health()}"
             time.sleep(0.05)
+
+    def _meter_health(self) -> str:
+        """The meter reader's latest counters, for a failure message: which way the line went wrong."""
+        health = self.records("health")
+        if not health:
+            return "no health record yet"
+        names = ("scans", "failed_scans", "ok", "timeouts", "crc_errors", "short_frames", "garbage", "max_scan_ms")
+        return "meter " + " ".join(f"{name}={health[-1].get(name)}" for name in names)
 
     def wait_order(self, port: int, timeout_s: float) -> dict:
         """Wait for an order of ``port`` not yet returned by this method, and return it."""

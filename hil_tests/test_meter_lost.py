@@ -11,7 +11,7 @@ def test_meter_fault_drops_every_relay_and_recovers(make_rig, fault):
         rig.pay_coins(port, 1)
     rig.wait_until(lambda: rig.relay(1) and rig.relay(2), 5, "ports charging")
     rig.meter_fault(fault)
-    rig.wait_until(lambda: not rig.relay(1) and not rig.relay(2), 4, "relays off with the meter lost")
+    rig.wait_until(lambda: not rig.relay(1) and not rig.relay(2), 5, "relays off with the meter lost")
     rig.wait_until(lambda: "Meter fault E2" in rig.display()[1], 2, "fault on the display")
     assert any(r["alarm"] == "meter_lost" for r in rig.records("alarm"))
     rig.meter_fault(None)
@@ -23,6 +23,25 @@ def test_meter_fault_drops_every_relay_and_recovers(make_rig, fault):
 
 def fault_counter(fault):
     return {"silence": "timeouts", "garbage": "garbage", "bad_crc": "crc_errors", "short": "short_frames"}[fault]
+
+
+def test_a_late_reply_does_not_put_the_reader_out_of_step(make_rig):
+    # A reply that comes after the master gave up lands in its next transaction, with the next reply
+    # behind it; the reader must find the frames again, not keep reading one reply's tail and the next
+    # one's head as a frame.
+    rig = make_rig()
+    rig.plug(3, "ebike")
+    rig.pay_coins(3, 1)
+    rig.wait_until(lambda: rig.relay(3), 5, "port 3 charging")
+    rig.wait_until(lambda: rig.records("health"), 7, "a health record before the fault")
+    failed_before = rig.records("health")[-1]["failed_scans"]  # a busy start-up may have failed one
+    rig.meter_fault("late", replies=1)
+    rig.wait_until(lambda: rig.pile.link.fault_counts["late"] == 1, 2, "one late reply")
+    rig.hold(6, lambda: rig.relay(3), "port 3 charging through a late reply")
+    health = rig.records("health")[-1]
+    assert health["timeouts"] > 0, health
+    assert health["failed_scans"] == failed_before, health  # the retry read its own reply, and every later scan
+    assert not any(r["alarm"] == "meter_lost" for r in rig.records("alarm"))
 
 
 def test_one_silent_meter_of_ten_stops_only_its_port(make_rig):

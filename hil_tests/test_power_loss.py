@@ -75,7 +75,7 @@ def test_boot_loop_ends_in_safe_mode(make_rig):
         rig.power_cut()
         rig.power_restore()
     rig.wait_until(lambda: rig.display()[0].startswith("SAFE MODE"), 3, "safe mode on the display")
-    assert any(a["alarm"] == "safe_mode" and a["reason"] == "boot loop" for a in rig.records("alarm"))
+    assert any(a["alarm"] == "safe_mode" and a["detail"] == "boot loop" for a in rig.records("alarm"))
     rig.hold(3, lambda: not any(rig.relay(p) for p in range(1, 11)), "every relay off in safe mode")
 
 

@@ -5,7 +5,8 @@ import random
 import cbor2
 
 from boards.sim.world.vm import run_source
-from firmware.cbor import decode, encode
+from firmware.cbor import encode
+from firmware.cbor_decode import decode
 
 
 def value(rng: random.Random, depth: int = 0):
@@ -53,7 +54,8 @@ def test_integer_encodings_are_byte_identical_to_cbor2():
 _VM_ECHO = """
 import sys
 from binascii import hexlify, unhexlify
-from firmware.cbor import decode, encode
+from firmware.cbor import encode
+from firmware.cbor_decode import decode
 for line in sys.stdin:
     print(hexlify(encode(decode(unhexlify(line.strip())))).decode())
 """

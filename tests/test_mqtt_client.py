@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
 
 from boards.sim.world.vm import micropython_executable, run_source
+from cloud_bridge.mosquitto import Mosquitto
 from tools.mpy_build import ROOT
 
 # Runs on the VM: connect with a will, subscribe, report a command, publish N messages at QoS 1.
@@ -47,35 +46,18 @@ asyncio.run(main())
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def broker():
-    """A mosquitto of our own on a free port; yields a function that starts it with extra config."""
-    started = []
+    """A mosquitto of our own on a free port; yields a function that starts one (with ``users``: no anonymous)."""
+    started: list[Mosquitto] = []
 
-    def start(extra: str = "allow_anonymous true\n") -> int:
-        port = free_port()
-        folder = Path(tempfile.mkdtemp(prefix="mosquitto-"))
-        (folder / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\npersistence false\n{extra}")
-        process = subprocess.Popen(["mosquitto", "-c", str(folder / "mosquitto.conf")], stderr=subprocess.PIPE)
-        started.append(process)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    return port
-            time.sleep(0.05)
-        raise RuntimeError("mosquitto did not start")
+    def start(users: dict[str, str] | None = None) -> int:
+        started.append(Mosquitto(users=users).start())
+        return started[-1].port
 
     yield start
-    for process in started:
-        process.terminate()
-        process.wait(5)
+    for running in started:
+        running.stop()
 
 
 def run_pile(port: int, count: int, password: str = "-") -> subprocess.Popen:
@@ -133,7 +115,7 @@ def test_qos1_in_order_commands_and_the_will(broker):
 
 
 def test_broker_refusal_is_a_clear_error(broker):
-    port = broker("allow_anonymous false\n")
+    port = broker(users={})
     pile = run_pile(port, 1, "wrong")
     try:
         assert "refused" in wait_line(pile, "REFUSED")

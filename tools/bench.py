@@ -11,8 +11,10 @@ from pathlib import Path
 
 from boards.sim.world.serial_link import char_time_s
 from boards.sim.world.world import VirtualPile
+from cloud_bridge.mosquitto import Mosquitto, free_port
 from drivers.meter_profiles import PROFILES
 from tools import powercut as power_cuts
+from tools.tls_certs import make_ca_and_server, tls_listener
 
 ERASE_CYCLES = 100000
 REQUEST_BYTES = 8
@@ -99,10 +101,18 @@ async def trip(args) -> dict:
 
 
 async def memory(args) -> dict:
-    """Peak heap (gc.mem_alloc) with all 10 ports charging, under the constrained VM heap."""
-    pile = VirtualPile({"METER_PROFILE": args.profile, "STATUS_LOG_S": 1}, heap=args.heap, speedup=5)
-    await pile.start()
+    """Peak heap (gc.mem_alloc) with all 10 ports charging and the cloud link up over TLS,
+    sending telemetry every 5 s, under the constrained VM heap."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+    certs = make_ca_and_server(folder)
+    tls_port = free_port()
+    broker = Mosquitto(tls_listener(tls_port, certs))
+    await asyncio.to_thread(broker.start)
+    cloud = {"broker": ("127.0.0.1", tls_port), "pile": "BENCH1", "password": "bench", "ca": certs["ca.der"]}
+    cfg = {"METER_PROFILE": args.profile, "STATUS_LOG_S": 1, "TELEMETRY_S": 5, "TELEMETRY_MIN_S": 1}
+    pile = VirtualPile(cfg, heap=args.heap, speedup=5, cloud=cloud)
     try:
+        await pile.start()
         for port in range(1, 11):
             pile.plug(port, "ebike" if port % 3 else "tricycle", soc=0.1)
             await pile.press(f"{port}#")
@@ -116,7 +126,10 @@ async def memory(args) -> dict:
         alive = pile.vm.running
     finally:
         await pile.stop()
+        await asyncio.to_thread(broker.stop)
+        shutil.rmtree(folder, ignore_errors=True)
     during = _health(pile)[seen:]
+    cloud_up = [r for r in pile.vm.records if r["log"] == "cloud" and r.get("state") == "up"]
     memory_errors = [line for line in pile.vm.text_lines if "MemoryError" in line]
     return {
         "bench": "memory",
@@ -130,6 +143,7 @@ async def memory(args) -> dict:
         "heap_total_bytes": during[-1]["heap_live"] + during[-1]["heap_free"],
         "vm_alive": alive,
         "memory_errors": len(memory_errors),
+        "cloud_tls_sessions": len(cloud_up),
     }
 
 
@@ -195,4 +209,27 @@ async def resume(args) -> dict:
     }
 
 
-RUNNERS = {"meter": meter, "trip": trip, "memory": memory, "powercut": powercut, "wear": wear, "resume": resume}
+async def wire(_args) -> dict:
+    """Bytes per message kind and a busy pile's month, plain TCP and TLS (tools/wire_bench.py)."""
+    from tools import wire_bench
+
+    return await asyncio.to_thread(wire_bench.wire)
+
+
+async def ingest(_args) -> dict:
+    """The bridge's ingest rate into SQLite and PostgreSQL beside a bare paho subscriber."""
+    from cloud_bridge import bench as ingest_bench
+
+    return await asyncio.to_thread(ingest_bench.run)
+
+
+RUNNERS = {
+    "meter": meter,
+    "trip": trip,
+    "memory": memory,
+    "powercut": powercut,
+    "wear": wear,
+    "resume": resume,
+    "wire": wire,
+    "ingest": ingest,
+}

@@ -39,7 +39,14 @@ def _sim(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from tools.sim_console import run_demo
 
-    return asyncio.run(run_demo(args.profile, args.forever, sys.stdout.isatty() and not args.plain))
+    redraw = sys.stdout.isatty() and not args.plain
+    return asyncio.run(run_demo(args.profile, args.forever, redraw, args.public_url))
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from tools import broker_accounts
+
+    return broker_accounts.main(args.rest)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -71,16 +78,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="mc10", choices=["mc10", "sdm120"])
     p.add_argument("--forever", action="store_true", help="keep the pile running after the script")
     p.add_argument("--plain", action="store_true", help="print snapshots instead of redrawing the screen")
+    p.add_argument(
+        "--public-url",
+        help="serve the QR pages on every interface at this URL's port, e.g. http://192.168.1.20:8080 for phones",
+    )
     p.set_defaults(run=_demo)
 
+    p = commands.add_parser("broker", help="per-pile broker accounts and ACL for mosquitto (docs/broker.md)")
+    p.add_argument(
+        "rest", nargs=argparse.REMAINDER, help="add-pile ID | rotate ID | remove-pile ID | bridge | write | list"
+    )
+    p.set_defaults(run=_broker)
+
     p = commands.add_parser("bench", help="benchmarks; each prints one JSON object")
-    p.add_argument("what", choices=["meter", "trip", "memory", "powercut", "wear", "resume"])
+    p.add_argument("what", choices=["meter", "trip", "memory", "powercut", "wear", "resume", "wire", "ingest"])
     p.add_argument("--profile", default="mc10", choices=["mc10", "sdm120"])
     p.add_argument("--trials", type=int, default=None, help="trip (60) / resume (10): trials measured")
     p.add_argument("--seconds", type=float, default=20.0, help="meter/memory: how long to run")
     p.add_argument("--heap", default="96wK", help="MicroPython heap size (-X heapsize)")
     p.set_defaults(run=_bench)
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["broker"]:
+        # Its options belong to the accounts tool, which argparse.REMAINDER would not pass on.
+        return _broker(argparse.Namespace(rest=argv[1:]))
     args = parser.parse_args(argv)
     if getattr(args, "what", None) and args.trials is None:
         args.trials = {"trip": 60, "resume": 10}.get(args.what, 0)

@@ -6,9 +6,13 @@ import asyncio
 import sys
 import time
 
+from boards.sim.world.vm import HEAP_UNTIL_FIT
 from boards.sim.world.world import VirtualPile
+from cloud_bridge.payment_settings import yuan
+from tools.demo_cloud import DemoCloud
 
 REFRESH_S = 1.0
+BRIDGE_WAIT_S = 15.0
 CLEAR = "\x1b[H\x1b[2J"
 
 # Holds shortened so a whole story fits in a few minutes; the firmware is unchanged.
@@ -40,7 +44,7 @@ def _left(seconds: int) -> str:
     return "%dh%02dm%02ds" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
-def render(pile: VirtualPile, started: float, title: str) -> str:
+def render(pile: VirtualPile, started: float, title: str, cloud: DemoCloud | None = None) -> str:
     """The screen: ports table from the firmware's status log, the LCD, recent prompts and orders."""
     status = [r for r in pile.vm.records if r["log"] == "ports"]
     ports = status[-1]["ports"] if status else []
@@ -53,14 +57,32 @@ def render(pile: VirtualPile, started: float, title: str) -> str:
     lines += ["LCD  |" + row + "|" for row in pile.display()]
     lines.append("")
     lines.append("voice: " + ", ".join(pile.said()[-6:]))
+    if cloud is not None:
+        lines.append(f"QR pages: {cloud.qr_base} (pay with the sandbox to start a free port)")
+        paid = cloud.payments_made()
+        lines.append(
+            f"QR payments: {len(paid)}"
+            + "".join(f", port {port} {yuan(fen)} {state}" for port, fen, state in paid[-3:])
+        )
+        stored = cloud.orders()
+        lines.append(
+            f"cloud bridge: {len(stored)} orders stored"
+            + (
+                " (last: #%d port %d %s, %d fen)"
+                % (stored[-1]["order_no"], stored[-1]["port"], stored[-1]["stop_reason"], stored[-1]["used_fen"])
+                if stored
+                else ""
+            )
+        )
     for order in pile.orders()[-5:]:
         lines.append(
-            "order #%d port %d %-9s paid %d used %d fen, %d Wh, %ds"
+            "order #%d port %d %-9s paid %d (%s) used %d fen, %d Wh, %ds"
             % (
                 order["no"],
                 order["port"],
                 order["reason"],
                 order["paid"],
+                order["method"],
                 order["used"],
                 order["wh"],
                 order["charged_s"],
@@ -69,9 +91,19 @@ def render(pile: VirtualPile, started: float, title: str) -> str:
     return "\n".join(lines)
 
 
-async def _show(pile: VirtualPile, started: float, title: str, redraw: bool) -> None:
+async def _bridge_caught_up(pile: VirtualPile, cloud: DemoCloud) -> None:
+    """Give the link a moment to deliver the last orders, then compare both sides."""
+    deadline = time.monotonic() + BRIDGE_WAIT_S
+    while len(cloud.orders()) < len(pile.orders()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    stored = {order["order_no"] for order in cloud.orders()}
+    made = {order["no"] for order in pile.orders()}
+    print(f"cloud bridge: {len(stored)} of {len(made)} orders stored, each once" if stored <= made else "MISMATCH")
+
+
+async def _show(pile: VirtualPile, started: float, title: str, redraw: bool, cloud: DemoCloud | None = None) -> None:
     while True:
-        screen = render(pile, started, title)
+        screen = render(pile, started, title, cloud)
         sys.stdout.write((CLEAR if redraw else "\n") + screen + "\n")
         sys.stdout.flush()
         await asyncio.sleep(REFRESH_S if redraw else 10 * REFRESH_S)
@@ -133,6 +165,10 @@ async def _residents(pile: VirtualPile) -> None:
         await asyncio.sleep(max(0.0, seconds - (time.monotonic() - t0)))
 
     t0 = time.monotonic()
+    # Ports 8 and 9: chargers plugged in, their owners about to pay on the QR page (that is you, and
+    # port 10 is free too); the script never touches these three ports.
+    pile.plug(8, "ebike", 0.3)
+    pile.plug(9, "scooter_small", 0.5)
     # Ports 1-4: an evening of ordinary charging.
     for port, kind, soc in ((1, "ebike", 0.9), (2, "scooter_small", 0.05), (3, "tricycle", 0.5), (4, "ebike", 0.4)):
         pile.plug(port, kind, soc)
@@ -169,21 +205,29 @@ async def _residents(pile: VirtualPile) -> None:
     await at(150)
 
 
-async def run_demo(profile: str, forever: bool, redraw: bool) -> int:
-    """``make demo``: a pile with residents coming and going; ports start, charge and stop for many reasons."""
-    pile = VirtualPile(DEMO_CONFIG, profile=profile, speedup=DEMO_SPEEDUP)
+async def run_demo(profile: str, forever: bool, redraw: bool, public_url: str | None = None) -> int:
+    """``make demo``: a pile with residents coming and going; ports start, charge and stop for many reasons,
+    and every order travels over MQTT to the cloud bridge's database. Each port's QR page is served too:
+    paying one with the sandbox starts that port."""
+    cloud = await asyncio.to_thread(DemoCloud(public_url).start)
+    # Before the screen starts redrawing (which clears these; its QR line stays).
+    print("\n".join(cloud.qr_lines))
+    print("Open one in a browser once the pile is online and pay with the sandbox: the port starts.\n")
+    pile = VirtualPile(DEMO_CONFIG, profile=profile, speedup=DEMO_SPEEDUP, cloud=cloud.account(), heap=HEAP_UNTIL_FIT)
     await pile.start()
     started = time.monotonic()
     title = f"Virtual pile demo ({pile.profile} meter, real firmware on MicroPython, batteries x{DEMO_SPEEDUP})"
-    shower = asyncio.create_task(_show(pile, started, title, redraw))
+    shower = asyncio.create_task(_show(pile, started, title, redraw, cloud))
     try:
         await _residents(pile)
         if forever:
             await asyncio.Event().wait()
     finally:
         shower.cancel()
-        print("\n" + render(pile, started, title))
+        print("\n" + render(pile, started, title, cloud))
         reasons = sorted({o["reason"] for o in pile.orders()})
         print(f"\n{len(pile.orders())} orders; stop reasons seen: {', '.join(reasons)}")
+        await _bridge_caught_up(pile, cloud)
         await pile.stop()
+        await asyncio.to_thread(cloud.stop)
     return 0

@@ -6,7 +6,8 @@ Pin and UART map (see boards/esp32s3/README.md for the wiring notes):
 |-----------------------------|---------------------------------------|
 | relays, ports 1..10         | GPIO 4 5 6 7 15 16 17 18 8 9 (ULN2803)|
 | RS485 meter, UART1          | TX 38, RX 39, DE/RE 40 (MAX3485)      |
-| voice JQ8900, UART0         | TX 43 (RX 44 unused)                  |
+| voice JQ8900, RMT (TX only) | TX 43                                 |
+| main meter DL/T 645, UART0  | TX 45, RX 44, DE/RE 46 (MAX3485)      |
 | 4G modem, UART2 (issue 4)   | TX 35, RX 36, PWRKEY 37               |
 | LCD2004 + PCF8574, I2C0     | SDA 2, SCL 42, address 0x27           |
 | keypad 4x4                  | rows 10 11 12 13, columns 14 21 47 48 |
@@ -19,14 +20,19 @@ import errno
 import esp32
 import vfs
 from machine import I2C, UART, WDT, Pin
+from machine import reset as machine_reset
 
 from boards import pinmap
+from boards.esp32s3.rmt_tx import RmtSerialTx
 from drivers.coin import CoinAcceptor
 from drivers.keypad import Keypad
 from drivers.lcd_hd44780 import Lcd
 from drivers.meter import MeterReader
 from drivers.meter_profiles import PROFILES
 from drivers.modbus_rtu import ModbusMaster
+from drivers.modem import Modem, PowerKey
+from drivers.modem_at import AtEngine
+from drivers.modem_ppp import PppLink
 from drivers.relays import RelayBank
 from drivers.voice_jq8900 import Voice
 from firmware.readings import Readings
@@ -34,12 +40,19 @@ from firmware.readings import Readings
 METER_UART = 1
 METER_TX = 38
 METER_RX = 39
-VOICE_UART = 0
 VOICE_TX = 43
-VOICE_RX = 44
+MAIN_METER_UART = 0
+MAIN_METER_TX = 45
+MAIN_METER_RX = 44
+EVEN_PARITY = 0
 LCD_SDA = 2
 LCD_SCL = 42
 UART_RX_BUFFER = 512
+MODEM_UART = 2
+MODEM_BAUD = 115200
+MODEM_TX = 35
+MODEM_RX = 36
+MODEM_RX_BUFFER = 1024
 DATA_DIR = "/data"
 DATA_PARTITION = "pile"
 
@@ -78,9 +91,30 @@ class Esp32S3Board:
             [Pin(gpio, Pin.IN, Pin.PULL_UP) for gpio in pinmap.KEYPAD_COL_GPIOS],
         )
         self.lcd = Lcd(I2C(0, sda=Pin(LCD_SDA), scl=Pin(LCD_SCL), freq=100000), pinmap.LCD_I2C_ADDRESS)
-        self.voice = Voice(UART(VOICE_UART, baudrate=9600, tx=VOICE_TX, rx=VOICE_RX))
+        self.voice = Voice(RmtSerialTx(Pin(VOICE_TX), 9600))
+        modem_uart = UART(MODEM_UART, baudrate=MODEM_BAUD, tx=MODEM_TX, rx=MODEM_RX, timeout=0, rxbuf=MODEM_RX_BUFFER)
+        self.modem = Modem(AtEngine(modem_uart), PowerKey(Pin(pinmap.MODEM_PWRKEY_GPIO, Pin.OUT, value=0)))
+        self.data_link = PppLink(self.modem, modem_uart)
 
         self.flash = None
+
+    def main_meter(self, cfg):
+        """The DL/T 645 main meter's reader on UART0 at MAIN_METER_BAUD 8E1 (built by its task after boot)."""
+        from drivers.main_meter import MainMeterReader
+
+        baudrate = cfg["MAIN_METER_BAUD"]
+        uart = UART(
+            MAIN_METER_UART,
+            baudrate=baudrate,
+            bits=8,
+            parity=EVEN_PARITY,
+            stop=1,
+            tx=MAIN_METER_TX,
+            rx=MAIN_METER_RX,
+            timeout=0,
+            rxbuf=UART_RX_BUFFER,
+        )
+        return MainMeterReader(uart, baudrate, Pin(pinmap.MAIN_METER_DE_GPIO, Pin.OUT, value=0))
 
     async def start(self):
         """Bring up the display."""
@@ -98,6 +132,16 @@ class Esp32S3Board:
         vfs.mount(vfs.VfsLfs2(partitions[0]), DATA_DIR)  # type: ignore[abstract]  # stub declares it abstract
         return DATA_DIR
 
+    async def network_up(self):
+        """The cloud link's network: the PPP call the modem task keeps up; OSError while it is down."""
+        if not self.data_link.isconnected():
+            raise OSError(errno.EHOSTUNREACH)
+
     def watchdog(self, timeout_ms):
         """The hardware watchdog, started: it resets the board unless fed within ``timeout_ms``."""
         return WDT(timeout=timeout_ms)
+
+    def reset(self):
+        """Restart the board (a remote reboot), relays off first."""
+        self.relays.all_off()
+        machine_reset()

@@ -1,18 +1,22 @@
 """The virtual pile's board: the same drivers as a real board, wired to simulated hardware."""
 
 import asyncio
+import errno
 import os
 
 import vfs
 
 from boards import pinmap
-from boards.sim.simhw import I2C, FileFlash, Pin, PinBus, PtyUart, Watchdog
+from boards.sim.simhw import I2C, FileFlash, HostPpp, Pin, PinBus, PtyUart, Watchdog
 from drivers.coin import CoinAcceptor
 from drivers.keypad import Keypad
 from drivers.lcd_hd44780 import Lcd
 from drivers.meter import MeterReader
 from drivers.meter_profiles import PROFILES
 from drivers.modbus_rtu import ModbusMaster
+from drivers.modem import Modem, PowerKey
+from drivers.modem_at import AtEngine
+from drivers.modem_ppp import PppLink
 from drivers.relays import RelayBank
 from drivers.voice_jq8900 import Voice
 from firmware.readings import Readings
@@ -49,8 +53,26 @@ class SimBoard:
         )
         self.lcd = Lcd(I2C(bus), pinmap.LCD_I2C_ADDRESS)
         self.voice = Voice(PtyUart(os.getenv("PILE_VOICE_TTY"), 9600))
+        self.modem = None
+        self.data_link = None
+        modem_tty = os.getenv("PILE_MODEM_TTY")
+        if modem_tty:
+            # asyncio streams poll the pty file itself (PtyUart is not pollable).
+            modem_uart = open(modem_tty, "r+b", buffering=0)
+            self.modem = Modem(AtEngine(modem_uart), PowerKey(Pin(bus, pinmap.MODEM_PWRKEY_GPIO, Pin.OUT)))
+            self.data_link = PppLink(self.modem, modem_uart, HostPpp)
+        # Built by the main meter task after boot (firmware/shell/main_meter_task.py); None: not fitted.
+        self.main_meter = self._main_meter if os.getenv("PILE_MAIN_METER_TTY") else None
 
         self.flash = None
+
+    def _main_meter(self, cfg):
+        """The DL/T 645 main meter's reader, on its own pty at MAIN_METER_BAUD 8E1."""
+        from drivers.main_meter import MainMeterReader
+
+        baudrate = cfg["MAIN_METER_BAUD"]
+        uart = PtyUart(os.getenv("PILE_MAIN_METER_TTY"), baudrate, bits_per_char=11)
+        return MainMeterReader(uart, baudrate, Pin(self.bus, pinmap.MAIN_METER_DE_GPIO, Pin.OUT))
 
     async def start(self):
         """Start the pin bus and bring up the display."""
@@ -64,6 +86,17 @@ class SimBoard:
         vfs.mount(vfs.VfsLfs2(self.flash), "/flash")  # type: ignore[abstract, arg-type]
         return "/flash"
 
+    async def network_up(self):
+        """With a modem, its data call must be up (OSError while not); the packets then go over the
+        host's network, which the world's proxy between pile and broker can cut."""
+        if self.data_link is not None and not self.data_link.isconnected():
+            raise OSError(errno.EHOSTUNREACH)
+
     def watchdog(self, timeout_ms):
         """The board's watchdog, started: it resets the board unless fed within ``timeout_ms``."""
         return Watchdog(self.bus, timeout_ms)
+
+    def reset(self):
+        """Restart the board (a remote reboot): the world cuts the VM and boots it again."""
+        self.relays.all_off()
+        self.bus.send(b"E reset\n")

@@ -232,3 +232,31 @@ class FileFlash:
                 self.file.write(self._erased)
             return 0
         return 0
+
+
+class HostPpp:
+    """network.PPP's part in the virtual pile: the pile's packets go over the host's sockets (through
+    the world's network proxy), so PPP itself is only its state; the modem still dials and is still
+    suspended and resumed around AT work, on its real UART."""
+
+    def __init__(self, stream):
+        self._state = 0
+
+    def config(self, stream=None):
+        """PPP takes a new stream (its UART, or the sink while the AT engine works)."""
+
+    def connect(self):
+        """LCP and IPCP would run here; the host's network is up at once."""
+        self._state = 4
+
+    def isconnected(self):
+        """True once connected."""
+        return self._state == 4
+
+    def status(self):
+        """4 connected, 0 down (network.PPP's codes)."""
+        return self._state
+
+    def disconnect(self):
+        """End the PPP session."""
+        self._state = 0

@@ -11,6 +11,7 @@ the caller reconnects (``backoff_ms`` gives the randomised delay).
 import asyncio
 import os
 import struct
+import time
 
 from firmware.compat import const
 
@@ -48,15 +49,16 @@ def _remaining_length(length):
             return bytes(out)
 
 
-def backoff_ms(attempt):
-    """Randomised exponential back-off before reconnect ``attempt`` (0-based), capped at 5 minutes.
+def backoff_ms(attempt, max_ms=BACKOFF_MAX_MS):
+    """Randomised exponential back-off before reconnect ``attempt`` (0-based), capped at ``max_ms``.
 
     The randomness spreads a fleet's reconnects after a broker or cell outage.
     """
     ceiling = BACKOFF_MIN_MS << min(attempt, 9)
-    if ceiling > BACKOFF_MAX_MS:
-        ceiling = BACKOFF_MAX_MS
-    return ceiling // 2 + (os.urandom(2)[0] << 8 | os.urandom(1)[0]) % (ceiling // 2 + 1)
+    if ceiling > max_ms:
+        ceiling = max_ms
+    noise = os.urandom(3)
+    return ceiling // 2 + (noise[0] << 16 | noise[1] << 8 | noise[2]) % (ceiling // 2 + 1)
 
 
 class MqttClient:
@@ -80,6 +82,7 @@ class MqttClient:
         self._pinger = None
         self._pong = asyncio.Event()
         self.connected = False
+        self._sent_ms = time.ticks_ms()
 
     async def connect(self, clean_session=False):
         """Open the MQTT session; True if the broker still had one for us. MqttError if it refuses."""
@@ -121,6 +124,7 @@ class MqttClient:
                 await self._wait(event.wait())
             finally:
                 self._acks.pop(packet_id, None)
+            self._check_open()
 
     async def subscribe(self, topic):
         """Subscribe to ``topic`` with QoS 1 and wait for the SUBACK."""
@@ -131,6 +135,7 @@ class MqttClient:
             await self._wait(event.wait())
         finally:
             self._acks.pop(packet_id, None)
+        self._check_open()
 
     async def disconnect(self):
         """Say goodbye (the will is not sent) and close."""
@@ -142,6 +147,9 @@ class MqttClient:
     async def close(self):
         """Drop the connection without DISCONNECT (the broker then sends the will)."""
         self.connected = False
+        # Whoever waits for an acknowledgement wakes now and finds the link gone.
+        for event in self._acks.values():
+            event.set()
         for task in (self._listener, self._pinger):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
@@ -151,6 +159,10 @@ class MqttClient:
         except OSError:
             pass
 
+    def _check_open(self):
+        if not self.connected:
+            raise MqttError("connection lost before the broker acknowledged")
+
     def _packet_id(self):
         self._next_id = self._next_id % 65535 + 1
         return self._next_id
@@ -158,12 +170,14 @@ class MqttClient:
     async def _wait(self, awaitable):
         try:
             return await asyncio.wait_for_ms(awaitable, self.timeout_ms)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # noqa: UP041 - MicroPython has no builtin TimeoutError
             raise MqttError("broker did not answer in time") from None
 
     async def _send(self, kind, body):
         self._writer.write(bytes((kind,)) + _remaining_length(len(body)) + body)
-        await self._writer.drain()
+        # A stalled link (a full send window, a TLS handshake nobody answers) must not hold the task.
+        await self._wait(self._writer.drain())
+        self._sent_ms = time.ticks_ms()
 
     async def _read_packet(self):
         reader = self._reader
@@ -210,13 +224,20 @@ class MqttClient:
             at += 2
             await self._send(PUBACK, bytes(packet_id))
         if self.on_message is not None:
-            self.on_message(topic, bytes(body[at:]))
+            try:
+                self.on_message(topic, bytes(body[at:]))
+            except Exception as error:  # noqa: BLE001 - a bad message must not end the session
+                print("mqtt: on_message failed: %r" % (error,))
 
     async def _keep_alive(self):
-        """PINGREQ at three quarters of the keepalive; no PINGRESP in time closes the link."""
+        """PINGREQ once the link was quiet for three quarters of the keepalive; no PINGRESP in time
+        closes the link. Any packet sent counts as a sign of life, so a busy link pays no pings."""
         period_ms = self.keepalive_s * 750
         while self.connected:
-            await asyncio.sleep_ms(period_ms)
+            quiet_ms = time.ticks_diff(time.ticks_ms(), self._sent_ms)
+            if quiet_ms < period_ms:
+                await asyncio.sleep_ms(period_ms - quiet_ms)
+                continue
             self._pong.clear()
             try:
                 await self._send(PINGREQ, b"")

@@ -1,60 +1,17 @@
 """Starts the pile on a board: restores its flash, builds the core, then runs the shell's tasks."""
 
 import asyncio
-import json
 
-from firmware import config
-from firmware.shell import clock, tasks
-from firmware.shell.boot import restore_from_flash
+from firmware.shell import clock, settings, tasks
+from firmware.shell.cloud import CloudLink
 from firmware.shell.controller import Controller
-from firmware.shell.log import log, note
+from firmware.shell.log import alarm, log, note
+from firmware.shell.modem_task import modem_loop
 from firmware.shell.store import Store
 from firmware.shell.supervisor import Supervisor
 
 
-def load_config(path):
-    """The site configuration from a JSON file; defaults (and a logged reason) if it is missing or wrong."""
-    try:
-        with open(path) as handle:
-            overrides = json.load(handle)
-    except OSError:
-        note("no configuration at %s: field defaults" % path)
-        return config.defaults()
-    except ValueError as error:
-        note("config rejected: %s is not valid JSON (%s)" % (path, error))
-        return config.defaults()
-    return config.load(overrides, note)
-
-
-def record_boot(counters, wall_s, boots_kept):
-    """Count this boot and keep the wall times of the last ``boots_kept`` boots."""
-    counters["boot"] = counters.get("boot", 0) + 1
-    history = counters.get("boots", [])
-    history.append(wall_s)
-    counters["boots"] = history[-boots_kept:]
-
-
-def boot_loop(counters, boots, window_s):
-    """True when the last ``boots`` boots all came within ``window_s`` seconds."""
-    history = counters["boots"]
-    return len(history) >= boots and history[-1] - history[-boots] <= window_s
-
-
-async def _safe_mode(board, reason):
-    """Relays off, the fault on the display, and nothing else: the REPL stays reachable."""
-    board.relays.all_off()
-    log("alarm", alarm="safe_mode", reason=reason)
-    try:
-        await board.start()
-        board.lcd.show(0, "SAFE MODE E8")
-        board.lcd.show(1, reason)
-        board.lcd.show(2, "Service needed")
-        board.lcd.show(3, "")
-    except OSError as error:
-        log("alarm", alarm="ui_fault", error=repr(error))
-
-
-async def run(board, cfg):
+async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
     """Boot: restore what the flash holds, then run the pile's tasks until one fails.
 
     Relays are off before anything else and after the end. Returns (to the
@@ -62,36 +19,43 @@ async def run(board, cfg):
     formatted here) or after SAFE_BOOTS boots within SAFE_WINDOW_S. Entering
     safe mode forgets those boots, so a reset by hand gets a normal boot.
     The watchdog starts once safe mode is ruled out, so a hang anywhere in
-    the rest of the boot resets the board too.
+    the rest of the boot resets the board too. With an ``identity`` (see
+    firmware/shell/identity.py) the cloud link runs beside the pile's tasks,
+    and so does the modem's on a board with one; neither is watched by the
+    supervisor, since a dead network must never reset a charging pile.
     """
     board.relays.all_off()
+    # Boot-only code, forgotten once the pile runs (its heap is the running pile's).
+    from firmware.shell import boot
+
     try:
         store = Store(board.mount_flash(), note)
         counters = store.counters()
         clock.restore(counters.get("wall", 0))
-        record_boot(counters, clock.wall_s(), cfg["SAFE_BOOTS"])
-        looping = boot_loop(counters, cfg["SAFE_BOOTS"], cfg["SAFE_WINDOW_S"])
+        # The cloud knows records by (boot, seq): a lost counters file must not reuse a boot number.
+        boot.record_boot(counters, clock.wall_s(), cfg["SAFE_BOOTS"], store.last_sent()[1])
+        looping = boot.boot_loop(counters, cfg["SAFE_BOOTS"], cfg["SAFE_WINDOW_S"])
         if looping:
             counters["boots"] = []
         store.save_counters(counters)
     except OSError as error:
-        log("alarm", alarm="flash_fault", error=repr(error))
-        await _safe_mode(board, "flash fault")
+        alarm("flash_fault", detail=repr(error))
+        await boot.safe_mode(board, "flash fault")
         return
     if looping:
-        await _safe_mode(board, "boot loop")
+        await boot.safe_mode(board, "boot loop")
         return
     watchdog = board.watchdog(cfg["WDT_TIMEOUT_S"] * 1000)
     try:
         await board.start()
     except OSError as error:
-        log("alarm", alarm="ui_fault", error=repr(error))
+        alarm("ui_fault", detail=repr(error))
     watchdog.feed()
     try:
-        pile, panel, counters, snapshots, refused = restore_from_flash(store, cfg, clock.now_ms(), clock.wall_s())
+        pile, panel, counters, snapshots, refused = boot.restore_from_flash(store, cfg, clock.now_ms(), clock.wall_s())
     except OSError as error:
-        log("alarm", alarm="flash_fault", error=repr(error))
-        await _safe_mode(board, "flash fault")
+        alarm("flash_fault", detail=repr(error))
+        await boot.safe_mode(board, "flash fault")
         return
     controller = Controller(pile, panel, board.relays, [], store, counters, cfg)
     log(
@@ -108,6 +72,28 @@ async def run(board, cfg):
     health = tasks.Health()
     health.flash = board.flash
     supervisor = Supervisor(watchdog, cfg["WDT_TIMEOUT_S"] * 1000)
+    if identity is not None:
+        link = CloudLink(board, identity, store, controller, counters["boot"], cfg, config_path, tls)
+        if settings.exists(config_path + ".answer"):
+            # This boot applied (or refused) a config command's change: its answer goes first.
+            from firmware.shell.config_update import take_answer
+
+            answer = take_answer(config_path, store)
+            settings.forget(("firmware.shell.config_update", "firmware.cloud.commands", "firmware.cbor_decode"))
+            if answer is not None:
+                link.answers.append(answer)
+        asyncio.create_task(link.run())
+    modem = getattr(board, "modem", None)
+    if modem is not None:
+        # Not supervised either: a stuck modem is power-cycled by its own task, never by the watchdog.
+        apn = identity["apn"] if identity is not None else None
+        asyncio.create_task(modem_loop(modem, board.data_link, apn, cfg["MODEM_POLL_S"] * 1000))
+    del boot
+    settings.forget(("firmware.shell.boot",))
+    if getattr(board, "main_meter", None) is not None:  # not supervised: it only reports; loaded past boot's peak
+        from firmware.shell.main_meter_task import start as start_main_meter
+
+        start_main_meter(board, cfg)
     try:
         await asyncio.gather(
             supervisor.run(),

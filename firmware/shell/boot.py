@@ -1,4 +1,5 @@
-"""Rebuilding the pile from its flash after a boot, whatever write a power cut interrupted.
+"""The boot's own code, forgotten once the pile runs: boots counted, safe mode, and the pile rebuilt
+from its flash after a boot, whatever write a power cut interrupted.
 
 The Controller writes records in an order (see its ``_settle``) that leaves
 every interrupted step recognisable here:
@@ -16,6 +17,7 @@ every interrupted step recognisable here:
 
 from firmware.frontpanel import FrontPanel
 from firmware.pile import Pile
+from firmware.shell.log import alarm
 
 
 def _payment_landed(pending, snapshots, store):
@@ -45,6 +47,9 @@ def restore_from_flash(store, cfg, now_ms, wall_s):
     next_order = counters.get("next_order", 1)
     if order_numbers and order_numbers[-1] >= next_order:
         next_order = order_numbers[-1] + 1
+    last_sent, _ = store.last_sent()
+    if last_sent >= next_order:
+        next_order = last_sent + 1
     for _, snapshot in snapshots:
         number = snapshot.get("no")
         if isinstance(number, int) and number >= next_order:
@@ -60,3 +65,33 @@ def restore_from_flash(store, cfg, now_ms, wall_s):
     counters.setdefault("boots", [])
     store.save_counters(counters)
     return pile, panel, counters, snapshots, refused
+
+
+def record_boot(counters, wall_s, boots_kept, least_boot=0):
+    """Count this boot (after ``least_boot`` at least) and keep the wall times of the last ``boots_kept``;
+    a restart the pile chose itself (``planned``) is no sign of a boot loop and is not kept."""
+    counters["boot"] = max(counters.get("boot", 0), least_boot) + 1
+    history = counters.get("boots", [])
+    if not counters.pop("planned", False):
+        history.append(wall_s)
+    counters["boots"] = history[-boots_kept:]
+
+
+def boot_loop(counters, boots, window_s):
+    """True when the last ``boots`` boots all came within ``window_s`` seconds."""
+    history = counters["boots"]
+    return len(history) >= boots and history[-1] - history[-boots] <= window_s
+
+
+async def safe_mode(board, reason):
+    """Relays off, the fault on the display, and nothing else: the REPL stays reachable."""
+    board.relays.all_off()
+    alarm("safe_mode", detail=reason)
+    try:
+        await board.start()
+        board.lcd.show(0, "SAFE MODE E8")
+        board.lcd.show(1, reason)
+        board.lcd.show(2, "Service needed")
+        board.lcd.show(3, "")
+    except OSError as error:
+        alarm("ui_fault", detail=repr(error))

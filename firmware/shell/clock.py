@@ -34,3 +34,9 @@ def restore(last_known_s):
     behind = last_known_s - wall_s()
     if behind > 0:
         _offset_s += behind
+
+
+def set_wall(unix_s):
+    """The network's time (the modem's NITZ clock): from now on ``wall_s()`` counts from it."""
+    global _offset_s
+    _offset_s += unix_s - wall_s()

@@ -8,7 +8,7 @@ instead of a relay left on by a core in an unknown state.
 
 from firmware import prompts
 from firmware.pile import EVENT_ALARM, EVENT_ORDER, EVENT_SAY
-from firmware.shell.log import log
+from firmware.shell.log import alarm, log
 from firmware.ticks import since_ms
 
 
@@ -75,6 +75,17 @@ class Controller:
             self._fail("coins", error)
         self._settle(now_ms)
 
+    def apply(self, now_ms, where, change, *args):
+        """A change from outside the front panel (a cloud command): ``change(*args)`` on the core, then
+        relays and records as after any input; its answer, or None if the control path failed."""
+        answer = None
+        try:
+            answer = change(*args)
+        except Exception as error:  # noqa: BLE001
+            self._fail(where, error)
+        self._settle(now_ms)
+        return answer
+
     def _settle(self, now_ms):
         """Relays first (an off never waits for the flash), then the records, in an order a cut
         at any write can be recovered from (see firmware/shell/boot.py):
@@ -99,6 +110,7 @@ class Controller:
                 self.voice_queue.append(detail)
                 log("say", prompt=prompts.name(detail))
             elif kind == EVENT_ORDER:
+                detail["boot"] = counters.get("boot", 0)
                 log("order", **detail)
                 coins_back = detail["returned"] if detail["method"] == "coin" else 0
                 if coins_back:
@@ -112,7 +124,7 @@ class Controller:
                     counters["returning"] = None
                     self.save_counters()
             elif kind == EVENT_ALARM:
-                log("alarm", alarm=detail)
+                alarm(detail)
         payment = pile.payment
         if payment is not None:
             pile.payment = None
@@ -134,6 +146,15 @@ class Controller:
         if not self.store_failed:
             pile.outbox_full = self.store.outbox_count() >= self.outbox_max
 
+    def prepare_restart(self):
+        """Before a restart the pile chose (reboot or config command): every running session and the
+        counters saved now, and the boot marked as planned so it does not count towards safe mode."""
+        for port in self.pile.ports:
+            if port.session is not None:
+                self._keep(self.store.save_session, port.number, port.session.snapshot())
+        self.counters["planned"] = True
+        self.save_counters()
+
     def save_counters(self):
         """Write the counters with the core's current numbers and the wall time."""
         counters = self.counters
@@ -150,7 +171,7 @@ class Controller:
             return True
         except OSError as error:
             if not self.store_failed:
-                log("alarm", alarm="flash_fault", error=repr(error))
+                alarm("flash_fault", detail=repr(error))
             self.store_failed = True
             self.pile.outbox_full = True
             return False
@@ -160,5 +181,5 @@ class Controller:
         self.relays.all_off()
         if not self.failed:
             self.failed = True
-            log("alarm", alarm="control_fault", where=where, error=repr(error))
+            alarm("control_fault", detail="%s: %r" % (where, error))
         self.pile.halt()

@@ -1,10 +1,16 @@
 """Structured log lines on the console (the USB REPL on a board, stdout in the sim).
 
 One JSON object per line, with a ``log`` kind, so the installer's tools and
-the virtual pile's rig can read what the firmware did.
+the virtual pile's rig can read what the firmware did. Alarms are also kept
+in a short queue that the cloud link sends up (``alarms``).
 """
 
 import json
+
+ALARMS_KEPT = 16
+
+# (alarm, port, detail) waiting for the cloud link; the oldest go first when it is full.
+alarms: list = []
 
 
 def log(kind, **fields):
@@ -16,3 +22,11 @@ def log(kind, **fields):
 def note(message):
     """A free-text line, e.g. a rejected configuration."""
     log("note", text=message)
+
+
+def alarm(name, port=0, detail="", **fields):
+    """Log an alarm and queue it for the cloud (``port`` 0 is the whole pile)."""
+    log("alarm", alarm=name, port=port, detail=detail, **fields)
+    if len(alarms) >= ALARMS_KEPT:
+        alarms.pop(0)
+    alarms.append((name, port, detail))

@@ -5,7 +5,13 @@ Layout under the store's root (one small JSON file per record):
 - ``counters.json``: next order number, coins waiting on the panel, last known wall time, boot history.
 - ``sessions/<port>.json``: the running session of a port, rewritten on every change and every
   CHECKPOINT_S while charging; absent when the port is idle.
-- ``outbox/<order no>.json``: orders not yet confirmed by the cloud (issue 4 deletes them on PUBACK).
+- ``outbox/<order no>.json``: orders not yet acknowledged by the broker; after its PUBACK the cloud
+  link moves each over ``sent.json`` (firmware/shell/cloud.py), which so always holds the last order
+  the cloud has, with the boot that made it: order and boot numbers go on from it even if
+  ``counters.json`` is ever lost, since a number used twice would make the bridge take new records
+  for copies of old ones.
+- ``commands.json``: the answers to the last cloud commands, so a replayed command id is never acted
+  on twice, even after a reboot (firmware/cloud/commands.py).
 
 Every write goes to a ``.tmp`` file first and is renamed over the old one, which littlefs does
 atomically: after a cut at any block write a file is either its old or its new self. Small files
@@ -21,17 +27,13 @@ import errno
 import json
 import os
 
+from firmware.shell.settings import exists
+
 COUNTERS = "counters.json"
+COMMANDS = "commands.json"
+LAST_SENT = "sent.json"
 SESSIONS = "sessions"
 OUTBOX = "outbox"
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 class Store:
@@ -41,7 +43,7 @@ class Store:
         self.root = root
         self.log = log
         for folder in (root, root + "/" + SESSIONS, root + "/" + OUTBOX):
-            if not _exists(folder):
+            if not exists(folder):
                 os.mkdir(folder)
         self._outbox = None
 
@@ -80,6 +82,14 @@ class Store:
         """Replace the counters record."""
         self._write(self.root + "/" + COUNTERS, record)
 
+    def commands(self):
+        """The command ledger's record (firmware/cloud/commands.py), or None on a fresh flash."""
+        return self._read(self.root + "/" + COMMANDS)
+
+    def save_commands(self, record):
+        """Replace the command ledger's record."""
+        self._write(self.root + "/" + COMMANDS, record)
+
     def sessions(self):
         """[(port, snapshot)] of the sessions saved as running; interrupted stops are cleaned up."""
         folder = self.root + "/" + SESSIONS
@@ -94,7 +104,7 @@ class Store:
             snapshot = self._read(path)
             if not isinstance(snapshot, dict) or "no" not in snapshot:
                 continue
-            if _exists(self._order_path(snapshot["no"])):
+            if exists(self._order_path(snapshot["no"])):
                 os.remove(path)
                 continue
             found.append((int(name[:-5]), snapshot))
@@ -107,13 +117,13 @@ class Store:
     def set_aside_session(self, port):
         """Keep a session record the firmware could not use as ``.bad``, for the installer."""
         path = "%s/%s/%d.json" % (self.root, SESSIONS, port)
-        if _exists(path):
+        if exists(path):
             os.rename(path, path + ".bad")
 
     def drop_session(self, port):
         """Remove port ``port``'s session record (its order is already in the outbox)."""
         path = "%s/%s/%d.json" % (self.root, SESSIONS, port)
-        if _exists(path):
+        if exists(path):
             os.remove(path)
 
     def _order_path(self, number):
@@ -122,10 +132,35 @@ class Store:
     def put_order(self, order):
         """Add an order to the outbox (replacing a copy a cut left half-done)."""
         path = self._order_path(order["no"])
-        fresh = not _exists(path)
+        fresh = not exists(path)
         self._write(path, order)
         if fresh and self._outbox is not None:
             self._outbox += 1
+
+    def order_sent(self, number):
+        """The broker has order ``number``: it leaves the outbox and becomes the last sent (one rename)."""
+        path = self._order_path(number)
+        if exists(path):
+            os.rename(path, self.root + "/" + LAST_SENT)
+            if self._outbox is not None:
+                self._outbox -= 1
+
+    def last_sent(self):
+        """(order number, boot) of the last order the broker acknowledged; (0, 0) if none or unreadable."""
+        record = self._read(self.root + "/" + LAST_SENT)
+        if not isinstance(record, dict):
+            return 0, 0
+        number = record.get("no")
+        boot = record.get("boot")
+        return (number if isinstance(number, int) else 0), (boot if isinstance(boot, int) else 0)
+
+    def set_aside_order(self, number):
+        """Keep an outbox file that is not a sendable order as ``.bad``, out of the queue."""
+        path = self._order_path(number)
+        if exists(path):
+            os.rename(path, path + ".bad")
+            if self._outbox is not None:
+                self._outbox -= 1
 
     def order_numbers(self):
         """The numbers of the orders in the outbox, ascending."""
@@ -133,8 +168,11 @@ class Store:
         return sorted(int(name[:-5]) for name in os.listdir(folder) if name.endswith(".json"))
 
     def order(self, number):
-        """The outbox order ``number``, or None."""
-        return self._read(self._order_path(number))
+        """The outbox order ``number``, or None (absent, or kept aside as .bad)."""
+        record = self._read(self._order_path(number))
+        if record is None:
+            self._outbox = None  # counted again: a file set aside no longer waits
+        return record
 
     def outbox_count(self):
         """How many orders wait in the outbox."""

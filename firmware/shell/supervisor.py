@@ -9,7 +9,7 @@ so a meter read that waits out its Modbus timeouts is not mistaken for a hang.
 
 import asyncio
 
-from firmware.shell.log import log
+from firmware.shell.log import alarm
 
 METER = 0
 TICK = 1
@@ -49,4 +49,4 @@ class Supervisor:
             await asyncio.sleep_ms(self.period_ms)
             silent = self.check()
             if silent:
-                log("alarm", alarm="task_hung", tasks=silent)
+                alarm("task_hung", detail=" ".join(silent))

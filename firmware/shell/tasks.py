@@ -12,7 +12,7 @@ import time
 from firmware import screen
 from firmware.port import STATE_NAMES
 from firmware.shell.clock import now_ms, wall_s
-from firmware.shell.log import log
+from firmware.shell.log import alarm, log
 from firmware.shell.supervisor import INPUTS, METER, TICK, UI
 
 TICK_MS = 100
@@ -32,9 +32,7 @@ async def status_loop(pile, period_ms):
 
 def port_status(pile, port):
     """[state, W, seconds left or -1, last stop reason] of one port."""
-    session = port.session
-    left = pile.tariff.seconds_left(session) if session is not None and not session.free else -1
-    return [STATE_NAMES[port.state], port.power_w, left, port.reason or ""]
+    return [STATE_NAMES[port.state], port.power_w, pile.seconds_left(port), port.reason or ""]
 
 
 class Health:
@@ -158,7 +156,7 @@ async def ui_loop(lcd, voice, controller, notice_ms, health, supervisor):
             ui_ok = True
         except OSError as error:
             if ui_ok:
-                log("alarm", alarm="ui_fault", error=repr(error))
+                alarm("ui_fault", detail=repr(error))
             ui_ok = False
         health.sample_heap()
         await asyncio.sleep_ms(UI_REFRESH_MS)

@@ -4,7 +4,7 @@ import os
 
 from firmware import prompts
 from firmware.session import Session, restore
-from firmware.shell.app import boot_loop, record_boot
+from firmware.shell.boot import boot_loop, record_boot
 from firmware.shell.store import Store
 from tests.core.scenario import Scenario, scratch_dir
 
@@ -252,3 +252,38 @@ def test_order_numbers_never_repeat_even_if_the_counters_lag():
     board.store.save_counters(counters)
     again = Board(board.root)
     assert again.pile.next_order == 2
+
+
+def test_order_numbers_go_on_after_the_cloud_took_every_order_and_the_counters_were_lost():
+    import os
+
+    board = Board()
+    board.run(400)
+    board.loads[1] = 150
+    for _ in range(2):
+        board.keys("1#")
+        board.controller.coins(board.now, 1)
+        board.keys("#")
+        board.run(1000)
+        board.keys("D1#")
+        board.run(400)
+    assert board.store.order_numbers() == [1, 2]
+    for number in board.store.order_numbers():
+        board.store.order_sent(number)  # PUBACKed: out of the outbox
+    assert board.store.order_numbers() == [] and board.store.outbox_count() == 0
+    os.remove(board.root + "/counters.json")  # lost with it the next order number
+    again = Board(board.root)
+    assert again.pile.next_order == 3
+
+
+def test_a_lost_counters_file_never_reuses_a_boot_number_the_cloud_has_seen():
+    root = scratch_dir()
+    store = Store(root, print)
+    store.put_order({"no": 9, "boot": 41})
+    store.order_sent(9)
+    counters = {}  # counters.json lost
+    record_boot(counters, 5000, 3, store.last_sent()[1])
+    assert counters["boot"] == 42
+    counters = {"boot": 50}  # the usual case: the counters are ahead
+    record_boot(counters, 5000, 3, store.last_sent()[1])
+    assert counters["boot"] == 51

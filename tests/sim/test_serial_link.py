@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from boards.sim.world.serial_link import SerialLink, char_time_s
+from boards.sim.world.serial_link import LATE_REPLY_S, SerialLink, char_time_s
 
 BAUD = 9600
 CHAR_S = char_time_s(BAUD)
@@ -215,6 +215,25 @@ async def test_clearing_the_fault_restores_clean_replies(wait_until):
         await wait_until(lambda: len(firmware.received) == len(REPLY))
         assert bytes(firmware.received) == REPLY
         assert link.fault_counts["short"] == 1
+
+    await _with_ends(check)
+
+
+async def test_a_late_reply_comes_whole_after_the_delay_and_the_fault_heals_after_its_count(wait_until):
+    async def check(link, firmware, device):
+        link.set_fault("late", replies=1)
+        sent_at = time.monotonic()
+        device.write(REPLY)
+        await wait_until(lambda: len(firmware.received) == len(REPLY), LATE_REPLY_S + 1)
+        assert time.monotonic() - sent_at >= LATE_REPLY_S
+        assert bytes(firmware.received) == REPLY
+        await asyncio.sleep(len(REPLY) * CHAR_S)
+        firmware.received.clear()
+        sent_at = time.monotonic()
+        device.write(REPLY)
+        await wait_until(lambda: len(firmware.received) == len(REPLY))
+        assert time.monotonic() - sent_at < LATE_REPLY_S
+        assert link.fault_counts["late"] == 1
 
     await _with_ends(check)
 

@@ -18,7 +18,10 @@ from typing import Self
 
 # Modbus RTU calls a silence of 3.5 character times the end of a frame.
 FRAME_GAP_CHARS = 3.5
-FAULT_KINDS = (None, "silence", "garbage", "bad_crc", "short")
+FAULT_KINDS = (None, "silence", "garbage", "bad_crc", "short", "late")
+# A "late" reply comes whole but this long after the device sent it: past a master's usual reply timeout
+# (300 ms), so it lands in the master's next transaction, as from a slow or overloaded meter.
+LATE_REPLY_S = 0.4
 # A garbage reply is about as long as the real one, give or take this many bytes.
 GARBAGE_LENGTH_JITTER_BYTES = 2
 READ_CHUNK_BYTES = 4096
@@ -129,6 +132,7 @@ class SerialLink:
         self._peer_master, self._peer_slave = open_raw_pty()
         self._rng = random.Random(seed)
         self._fault: str | None = None
+        self._faulty_replies_left: int | None = None
         self._burst_fault: str | None = None
         self._last_peer_rx = float("-inf")
         self._held = bytearray()
@@ -171,11 +175,15 @@ class SerialLink:
         self._loop.add_reader(self._fw_master, self._on_firmware_readable)
         self._loop.add_reader(self._peer_master, self._on_peer_readable)
 
-    def set_fault(self, kind: str | None) -> None:
-        """Choose how device replies are damaged from the next reply on; None = clean."""
+    def set_fault(self, kind: str | None, replies: int | None = None) -> None:
+        """Choose how device replies are damaged from the next reply on; None = clean.
+
+        With ``replies``, only that many replies are damaged and the line heals by itself.
+        """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
         self._fault = kind
+        self._faulty_replies_left = replies
 
     def close(self) -> None:
         """Stop the line and close every pty end. Safe to call twice."""
@@ -220,16 +228,21 @@ class SerialLink:
             self._burst_fault = self._fault
             if self._burst_fault:
                 self.fault_counts[self._burst_fault] += 1
+                if self._faulty_replies_left is not None:
+                    self._faulty_replies_left -= 1
+                    if self._faulty_replies_left <= 0:
+                        self.set_fault(None)
         if self._burst_fault is None:
             start = self._to_fw.send(data)
             if new_frame:
                 self._announce(start)
         elif self._burst_fault != "silence":
-            # Damaging a frame needs all of it: hold it until the device has gone quiet.
+            # Damaging or delaying a frame needs all of it: hold it until the device has gone quiet.
             self._held.extend(data)
             if self._release_timer is not None:
                 self._release_timer.cancel()
-            self._release_timer = self._loop.call_at(now + self.frame_gap_s, self._release_held)
+            delay_s = LATE_REPLY_S if self._burst_fault == "late" else 0.0
+            self._release_timer = self._loop.call_at(now + self.frame_gap_s + delay_s, self._release_held)
 
     def _release_held(self) -> None:
         self._release_timer = None
@@ -239,6 +252,8 @@ class SerialLink:
             self._announce(self._to_fw.send(frame))
 
     def _damage(self, kind: str, frame: bytes) -> bytes:
+        if kind == "late":
+            return frame
         if kind == "garbage":
             jitter = self._rng.randint(-GARBAGE_LENGTH_JITTER_BYTES, GARBAGE_LENGTH_JITTER_BYTES)
             return self._rng.randbytes(max(1, len(frame) + jitter))

@@ -19,7 +19,10 @@ from boards import pinmap
 from boards.sim.world.charger import ConstantLoad, Load, make_charger
 from boards.sim.world.flash import provision
 from boards.sim.world.lcd import Hd44780Lcd
+from boards.sim.world.main_meter import MainMeter
 from boards.sim.world.meter_server import MeterModel, start_meter_server
+from boards.sim.world.modem import ModemEmulator
+from boards.sim.world.network import NetworkProxy
 from boards.sim.world.pinwire import PinWire
 from boards.sim.world.serial_link import SerialLink
 from boards.sim.world.vm import DEFAULT_HEAP, FirmwareVM
@@ -31,6 +34,8 @@ WATCHDOG_POLL_S = 0.05
 BOOT_TIMEOUT_S = 20
 KEY_HOLD_S = 0.12
 KEY_GAP_S = 0.08
+MODEM_BAUD = 115200
+MAIN_METER_BAUD = 2400
 
 
 class VirtualPile:
@@ -44,6 +49,8 @@ class VirtualPile:
         speedup: float = 1.0,
         workdir: Path | None = None,
         seed: int = 1,
+        cloud: dict | None = None,
+        main_meter: bool = False,
     ) -> None:
         self.config = dict(config or {})
         self.config.setdefault("METER_PROFILE", profile)
@@ -70,12 +77,25 @@ class VirtualPile:
         self.powered = False
         self.boots = 0
         self.watchdog_resets = 0
+        self.resets = 0  # resets the firmware asked for (remote reboot)
         self._watchdog_timeout_s: float | None = None
         self._last_feed = 0.0
         self._watchdog: asyncio.Task | None = None
         self._meter = None
         self._voice_tap: UartTap | None = None
         self._physics: asyncio.Task | None = None
+        # {"broker": (host, port), "pile": id, "password": ..., "ca": path (optional), "key": the command
+        # key, 64 hex digits (optional)}: the pile's account;
+        # "registration" (optional): the cell network's first answer to the modem (1 home, 3 denied);
+        # "network_time" (optional): the Unix time the network gives the modem.
+        self.cloud = cloud
+        self.network: NetworkProxy | None = None
+        self.modem: ModemEmulator | None = None
+        self._modem_line: SerialLink | None = None
+        # With ``main_meter``, a DL/T 645 main meter on its own RS485 line (8E1): tests set its values and
+        # damage its line. Off by default: its reader costs heap the TLS tests and benches do not spare.
+        self.main_meter = MainMeter() if main_meter else None
+        self.main_meter_line: SerialLink | None = None
 
     async def start(self) -> None:
         """Bring up the emulated hardware, then boot the firmware and wait for its boot line."""
@@ -89,16 +109,46 @@ class VirtualPile:
             self.pinwire.on_output(gpio, self._relay_changed(port))
         self._voice_tap = UartTap(self.voice.feed)
         self._voice_tap.start()
+        if self.main_meter is not None:
+            baudrate = self.config.get("MAIN_METER_BAUD", MAIN_METER_BAUD)
+            self.main_meter_line = SerialLink(baudrate, parity="E", seed=self.seed)
+            self.main_meter_line.start()
+            self.main_meter.start(self.main_meter_line.peer_path)
         self.pinwire.on_event("watchdog", self._watchdog_started)
         self.pinwire.on_event("feed", self._watchdog_fed)
         self.pinwire.on_event("cut", self._flash_cut)
+        self.pinwire.on_event("reset", self._board_reset)
         (self.workdir / "config.json").write_text(json.dumps(self.config))
+        if self.cloud is not None:
+            await self._start_network()
         if not self.flash_image.exists():
             await asyncio.to_thread(provision, self.flash_image)
         await self.pinwire.drive(pinmap.COIN_GPIO, 1)
         self._physics = asyncio.create_task(self._run_physics())
         self._watchdog = asyncio.create_task(self._run_watchdog())
         await self.power_restore()
+
+    async def _start_network(self) -> None:
+        """The proxy between pile and broker, and the identity an installer provisions on the pile."""
+        host, port = self.cloud["broker"]
+        self.network = NetworkProxy(host, port)
+        await self.network.start()
+        # The Cat.1 modem on its UART: off until the firmware presses PWRKEY, as after a real power-up.
+        self._modem_line = SerialLink(MODEM_BAUD, seed=self.seed)
+        self._modem_line.start()
+        self.modem = ModemEmulator(self._modem_line.peer_path, powered=False)
+        self.modem.set_registration(self.cloud.get("registration", 1))
+        if "network_time" in self.cloud:
+            self.modem.set_network_time(self.cloud["network_time"])
+        self.modem.start()
+        self.pinwire.on_output(pinmap.MODEM_PWRKEY_GPIO, self.modem.pwrkey_output)
+        identity = {"pile": self.cloud["pile"], "password": self.cloud["password"]}
+        identity.update(host="127.0.0.1", port=self.network.port)
+        if "ca" in self.cloud:
+            identity["ca"] = str(self.cloud["ca"])
+        if "key" in self.cloud:
+            identity["key"] = self.cloud["key"]
+        (self.workdir / "identity.json").write_text(json.dumps(identity))
 
     async def power_restore(self) -> None:
         """Power comes (back): the board boots from its flash; waits for boot or safe mode."""
@@ -108,8 +158,10 @@ class VirtualPile:
                 "PILE_PINBUS": f"127.0.0.1:{self.pinwire.port}",
                 "PILE_METER_TTY": self.link.device_path,
                 "PILE_VOICE_TTY": self._voice_tap.path,
+                **({"PILE_MAIN_METER_TTY": self.main_meter_line.device_path} if self.main_meter_line else {}),
                 "PILE_CONFIG": "config.json",
                 "PILE_FLASH_IMAGE": str(self.flash_image),
+                **({"PILE_MODEM_TTY": self._modem_line.device_path} if self._modem_line else {}),
             },
             self.heap,
             self.records,
@@ -132,6 +184,8 @@ class VirtualPile:
         if self.vm:
             await self.vm.stop()
         self._board_off()
+        if self.modem:
+            self.modem.power_loss()  # the modem hangs on the same supply
 
     async def cut_after_writes(self, count: int, completes: bool = True) -> None:
         """Cut the power at the ``count``-th flash block program from now (which completes or not)."""
@@ -151,6 +205,18 @@ class VirtualPile:
 
     def _flash_cut(self, _args: str, _t: float) -> None:
         asyncio.get_running_loop().create_task(self.power_cut())
+
+    def _board_reset(self, _args: str, _t: float) -> None:
+        asyncio.get_running_loop().create_task(self._restart())
+
+    async def _restart(self) -> None:
+        """The firmware reset its board (a remote reboot): it stops, the relays drop, and it boots again."""
+        self.resets += 1
+        # Counts as a feed: the watchdog must not reset the board a second time while this reset runs.
+        self._last_feed = time.monotonic()
+        await self.vm.stop()
+        self._board_off()
+        await self.power_restore()
 
     def _watchdog_started(self, args: str, _t: float) -> None:
         self._watchdog_timeout_s = int(args) / 1000
@@ -182,10 +248,20 @@ class VirtualPile:
             self._physics.cancel()
         if self._meter:
             await self._meter.stop()
+        if self.network:
+            await self.network.stop()
+        if self.modem:
+            self.modem.close()
+        if self._modem_line:
+            self._modem_line.close()
         if self.pinwire:
             await self.pinwire.close()
         if self._voice_tap:
             self._voice_tap.close()
+        if self.main_meter:
+            self.main_meter.close()
+        if self.main_meter_line:
+            self.main_meter_line.close()
         if self.link:
             self.link.close()
         if self._tempdir:
@@ -213,8 +289,11 @@ class VirtualPile:
             self.model.advance(dt_s)
 
     def firmware_dead(self) -> bool:
-        """True when the firmware exited on a powered board with no watchdog to restart it."""
-        return bool(self.vm) and not self.vm.running and self.powered and self._watchdog_timeout_s is None
+        """True when the firmware exited on a powered board with no watchdog to restart it.
+
+        A VM created but not yet started (a watchdog reset in progress) is not dead.
+        """
+        return bool(self.vm) and self.vm.exited and self.powered and self._watchdog_timeout_s is None
 
     async def wait_for(self, predicate, timeout_s: float, what: str = "condition") -> None:
         """Wait until ``predicate()`` holds; a clear error names ``what`` when it never does."""

@@ -1,0 +1,1 @@
+"""Payment providers: the adapter interface (``provider``) and the sandbox provider (``sandbox``)."""

@@ -1,0 +1,185 @@
+"""Commands from the cloud acted on: start, stop, config, query, reboot, time (docs/cloud-protocol.md).
+
+firmware/cloud/commands.py decides whether a command may run; this module
+runs it through the controller (so every change to a port goes through the
+control path) and leaves the answer in the cloud link's ``answers`` to send.
+An answer is remembered on flash before it is sent, so a replayed id gets it
+again instead of a second start. The one gap, a cut between a start and its
+remembering, is closed by the payment reference: a start whose reference a
+running session already has is answered with that session.
+
+Commands come a few times a day, so this module and the decisions are
+loaded for each one and dropped again (firmware/shell/cloud.py): their code
+is not in the heap the rest of the time. The state they need lives in the
+cloud link (``answers``, ``config_version``) and on flash (the ledger).
+"""
+
+import asyncio
+from binascii import unhexlify
+
+from firmware import prompts
+from firmware.cloud import commands
+from firmware.cloud.commands import (
+    ARG_CREDIT,
+    ARG_PORT,
+    ARG_REF,
+    ARG_SETTINGS,
+    ARG_VERSION,
+    DONE,
+    FORGED,
+    ID,
+    ISSUED,
+    KIND,
+    REFUSED,
+)
+from firmware.compat import const
+from firmware.port import REMOTE
+from firmware.shell import clock
+from firmware.shell.log import alarm, log
+from firmware.version import FIRMWARE_VERSION
+
+ANSWERS_KEPT = const(8)
+REBOOT_WAIT_MS = const(5000)
+REBOOT_POLL_MS = const(100)
+REBOOT_PUBACK_MS = const(1000)
+IDLE_POLL_MS = const(1000)
+
+START_REFUSALS = {
+    prompts.INVALID_PORT: "invalid port",
+    prompts.PORT_FAULT: "port fault",
+    prompts.OUT_OF_SERVICE: "out of service",
+    prompts.PORT_BUSY: "port busy",
+}
+
+
+def handle(link, payload):
+    """One message from ``down/cmd`` for the pile of ``link`` (a CloudLink): checked, acted on at most
+    once, answered."""
+    key = link.identity.get("key")
+    if not key:
+        _answer(link, 0, FORGED, "pile has no command key", None)
+        return
+    command, refusal = commands.open_envelope(payload, unhexlify(key), link.pile_id)
+    if command is None:
+        _answer(link, refusal[0], refusal[1], refusal[2], None)
+        return
+    command_id = command[ID]
+    store = link.store
+    ledger = commands.Ledger(store.commands())
+    refusal = commands.admit(command, ledger, clock.wall_s())
+    if refusal is not None:
+        _answer(link, command_id, refusal[0], refusal[1], None)
+        return
+    try:
+        outcome = _run(link, command)
+    except Exception as error:  # noqa: BLE001 - a bad command must not end the cloud link
+        outcome = REFUSED, "failed: %r" % (error,), None
+    if outcome is None:
+        return  # a staged config: answered after the restart that applies it
+    result, detail, data = outcome
+    ledger.remember(command_id, result, detail)
+    try:
+        store.save_commands(ledger.record())
+    except OSError as error:
+        alarm("flash_fault", detail=repr(error))
+    _answer(link, command_id, result, detail, data)
+    if command[KIND] == "reboot":
+        asyncio.create_task(_restart(link, "command", False))
+
+
+def _answer(link, command_id, result, detail, data):
+    log("command", id=command_id, result=result, detail=detail)
+    answers = link.answers
+    if len(answers) >= ANSWERS_KEPT:
+        answers.pop(0)
+    answers.append((command_id, result, detail, data))
+
+
+def _run(link, command):
+    """(result, detail, data) of an admitted command; None when its answer comes after a restart."""
+    kind = command[KIND]
+    controller = link.controller
+    if kind == "start":
+        return _start(controller, command[ARG_PORT], command[ARG_CREDIT], command[ARG_REF])
+    if kind == "stop":
+        return _stop(controller, command[ARG_PORT])
+    if kind == "config":
+        return _stage_config(link, command[ID], command[ARG_VERSION], command[ARG_SETTINGS])
+    if kind == "query":
+        pile = controller.pile
+        ports = [[port.number, port.state, port.power_w, pile.seconds_left(port)] for port in pile.ports]
+        return DONE, "", {0: ports, 1: link.config_version, 2: FIRMWARE_VERSION, 3: link.store.outbox_count()}
+    if kind == "time":
+        before = clock.wall_s()
+        clock.set_wall(command[ISSUED])
+        return DONE, "", before
+    return DONE, "", None  # reboot: answered first, then _reboot
+
+
+def _start(controller, number, fen, ref):
+    pile = controller.pile
+    port = pile.port(number)
+    if port is None:
+        return REFUSED, "invalid port", None
+    if port.session is not None and port.session.ref == ref:
+        return DONE, "already started", port.session.order_no
+    if port.busy():
+        return REFUSED, "port busy", None
+    order_no = pile.next_order
+    log("remote", start=number, fen=fen, ref=ref)
+    now_ms = clock.now_ms()
+    prompt = controller.apply(now_ms, "remote start", _pay_by_qr, pile, now_ms, number, fen, ref)
+    if prompt == prompts.STARTED or prompt == prompts.QUEUED:
+        return DONE, "", order_no
+    return REFUSED, START_REFUSALS.get(prompt, "control fault"), None
+
+
+def _stop(controller, number):
+    port = controller.pile.port(number)
+    if port is None:
+        return REFUSED, "invalid port", None
+    if not port.busy():
+        return REFUSED, "port idle", None
+    order_no = port.session.order_no
+    log("remote", stop=number)
+    now_ms = clock.now_ms()
+    controller.apply(now_ms, "remote stop", controller.pile.stop, now_ms, number, REMOTE)
+    return DONE, "", order_no
+
+
+def _pay_by_qr(pile, now_ms, number, fen, ref):
+    prompt = pile.pay(now_ms, number, "qr", fen, ref)
+    pile.announce(prompt, number, "", now_ms)
+    return prompt
+
+
+def _stage_config(link, command_id, version, changes):
+    """Stage a config change for the next boot (firmware/shell/config_update.py checks and applies it
+    there) and restart once no port is busy; an old or the applied version is answered at once."""
+    if version < link.config_version:
+        return REFUSED, "version %d is older than %d" % (version, link.config_version), link.config_version
+    if version == link.config_version:
+        return DONE, "already applied", version
+    if not link.restarting:
+        from firmware.shell.config_update import STAGED, write_json
+
+        write_json(link.config_path + STAGED, {"id": command_id, "version": version, "settings": changes})
+        asyncio.create_task(_restart(link, "config", True))
+    return None
+
+
+async def _restart(link, reason, when_idle):
+    """Restart the pile, sessions saved first: after a reboot's answer has left (or REBOOT_WAIT_MS), or
+    for a staged config once no port is busy (no session is touched by it)."""
+    link.restarting = True
+    waited_ms = 0
+    while link.answers and waited_ms < REBOOT_WAIT_MS:
+        await asyncio.sleep_ms(REBOOT_POLL_MS)
+        waited_ms += REBOOT_POLL_MS
+    await asyncio.sleep_ms(REBOOT_PUBACK_MS)  # the last answer is in flight: time for its PUBACK
+    controller = link.controller
+    while when_idle and any(port.busy() for port in controller.pile.ports):
+        await asyncio.sleep_ms(IDLE_POLL_MS)
+    log("reboot", reason=reason)
+    controller.prepare_restart()
+    link.board.reset()
