@@ -1,6 +1,7 @@
 """Starts the pile on a board: restores its flash, builds the core, then runs the shell's tasks."""
 
 import asyncio
+import gc
 
 from firmware.shell import clock, settings, tasks
 from firmware.shell.cloud import CloudLink
@@ -9,6 +10,8 @@ from firmware.shell.log import alarm, log, note
 from firmware.shell.modem_task import modem_loop
 from firmware.shell.store import Store
 from firmware.shell.supervisor import Supervisor
+
+HEAP_SHARE_PER_COLLECT = 48
 
 
 async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
@@ -69,16 +72,24 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         outbox=store.outbox_count(),
         credit_fen=panel.credit_fen,
     )
+    del boot
+    settings.forget(("firmware.shell.boot",))
     health = tasks.Health()
     health.flash = board.flash
     supervisor = Supervisor(watchdog, cfg["WDT_TIMEOUT_S"] * 1000)
     if identity is not None:
         link = CloudLink(board, identity, store, controller, counters["boot"], cfg, config_path, tls)
         if settings.exists(config_path + ".answer"):
-            # This boot applied (or refused) a config command's change: its answer goes first.
-            from firmware.shell.config_update import take_answer
+            # This boot applied (or refused) a config command's change: its answer goes first. Without
+            # room for its code the answer waits on flash for the next boot; the pile runs regardless.
+            gc.collect()
+            try:
+                from firmware.shell.config_update import take_answer
 
-            answer = take_answer(config_path, store)
+                answer = take_answer(config_path, store)
+            except MemoryError as error:
+                answer = None
+                alarm("cloud_fault", detail="config answer delayed: %r" % (error,))
             settings.forget(("firmware.shell.config_update", "firmware.cloud.commands", "firmware.cbor_decode"))
             if answer is not None:
                 link.answers.append(answer)
@@ -88,12 +99,16 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         # Not supervised either: a stuck modem is power-cycled by its own task, never by the watchdog.
         apn = identity["apn"] if identity is not None else None
         asyncio.create_task(modem_loop(modem, board.data_link, apn, cfg["MODEM_POLL_S"] * 1000))
-    del boot
-    settings.forget(("firmware.shell.boot",))
     if getattr(board, "main_meter", None) is not None:  # not supervised: it only reports; loaded past boot's peak
         from firmware.shell.main_meter_task import start as start_main_meter
 
         start_main_meter(board, cfg)
+    # Left alone, MicroPython collects only when the heap is full, so garbage spreads over all of it and
+    # what the running pile keeps lands anywhere in between: the heap ends in small holes where code
+    # loaded for a command or a main meter read finds no room. Collecting after every small share keeps
+    # the pile's long-lived objects packed low and the top of the heap in one piece.
+    gc.collect()
+    gc.threshold((gc.mem_free() + gc.mem_alloc()) // HEAP_SHARE_PER_COLLECT)
     try:
         await asyncio.gather(
             supervisor.run(),

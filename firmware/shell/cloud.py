@@ -8,6 +8,7 @@ bridge recognises by its order number. See docs/cloud-protocol.md.
 """
 
 import asyncio
+import gc
 
 from firmware.cloud.mqtt import MqttClient, MqttError, backoff_ms
 from firmware.cloud.uplink import ACK, ALARM, METER, ORDER, Uplink
@@ -177,7 +178,9 @@ class CloudLink:
         if topic != self.command_topic:
             log("cloud", ignored=topic, size=len(payload))
             return
-        # A few commands a day: their code is loaded for each and dropped after (firmware/shell/remote.py).
+        # A few commands a day: their code is loaded for each and dropped after (firmware/shell/remote.py),
+        # into a heap cleared of garbage first.
+        gc.collect()
         try:
             from firmware.shell import remote
 

@@ -11,6 +11,7 @@ the driver's counters; a meter that goes silent raises one
 """
 
 import asyncio
+import gc
 import time
 
 from firmware.compat import const
@@ -31,6 +32,7 @@ def start(board, cfg):
 
 
 async def _read(meter):
+    gc.collect()  # the protocol's code goes into a heap cleared of garbage
     try:
         from drivers.main_meter_read import read
 

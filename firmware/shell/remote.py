@@ -107,7 +107,7 @@ def _run(link, command):
         return _stage_config(link, command[ID], command[ARG_VERSION], command[ARG_SETTINGS])
     if kind == "query":
         pile = controller.pile
-        ports = [[port.number, port.state, port.power_w, pile.seconds_left(port)] for port in pile.ports]
+        ports = [(port.number, port.state, port.power_w, pile.seconds_left(port)) for port in pile.ports]
         return DONE, "", {0: ports, 1: link.config_version, 2: FIRMWARE_VERSION, 3: link.store.outbox_count()}
     if kind == "time":
         before = clock.wall_s()

@@ -11,9 +11,9 @@ from pathlib import Path
 from tools.mpy_build import ROOT, build, venv_tool
 
 DEFAULT_HEAP = "96wK"
-# Issue 5 is open on this: the command code (loaded for each command) and the main meter find no room in
-# the fragmented heap of a running pile held to DEFAULT_HEAP (`pilectl bench memory`); the demo and their
-# tests run with this heap until they do.
+# Issue 5 is open on this: a burst of commands (each answer waiting for the link holds its data) finds no
+# room for the command code in a running pile held to DEFAULT_HEAP; the burst test and the demo (a resident
+# may pay for several ports at once) run with this heap until it does.
 HEAP_UNTIL_FIT = "112wK"
 
 
