@@ -21,6 +21,14 @@ _ARRAY = const(4)
 _MAP = const(5)
 
 
+class Encoded:
+    """An item already encoded (``data``, its CBOR bytes), written into a message as it is: a record
+    that waits to be sent keeps a few bytes rather than the objects they came from."""
+
+    def __init__(self, data):
+        self.data = data
+
+
 def _head(out, major, value):
     """Append a major type and its argument in the shortest form."""
     top = major << 5
@@ -79,6 +87,8 @@ def _encode(out, value, depth):
     elif isinstance(value, float):
         out.append(0xFB)
         out.extend(struct.pack(">d", value))
+    elif isinstance(value, Encoded):
+        out.extend(value.data)
     else:
         raise TypeError("cannot encode %s as CBOR" % type(value).__name__)
 

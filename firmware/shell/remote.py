@@ -18,6 +18,7 @@ import asyncio
 from binascii import unhexlify
 
 from firmware import prompts
+from firmware.cbor import Encoded, encode
 from firmware.cloud import commands
 from firmware.cloud.commands import (
     ARG_CREDIT,
@@ -92,7 +93,8 @@ def _answer(link, command_id, result, detail, data):
     answers = link.answers
     if len(answers) >= ANSWERS_KEPT:
         answers.pop(0)
-    answers.append((command_id, result, detail, data))
+    # Encoded now: a burst of answers waiting for the link must not hold a port table each.
+    answers.append((command_id, result, detail, None if data is None else Encoded(encode(data))))
 
 
 def _run(link, command):
@@ -107,7 +109,7 @@ def _run(link, command):
         return _stage_config(link, command[ID], command[ARG_VERSION], command[ARG_SETTINGS])
     if kind == "query":
         pile = controller.pile
-        ports = [(port.number, port.state, port.power_w, pile.seconds_left(port)) for port in pile.ports]
+        ports = [[port.number, port.state, port.power_w, pile.seconds_left(port)] for port in pile.ports]
         return DONE, "", {0: ports, 1: link.config_version, 2: FIRMWARE_VERSION, 3: link.store.outbox_count()}
     if kind == "time":
         before = clock.wall_s()

@@ -1,6 +1,6 @@
 """The CBOR codec: known encodings from RFC 8949 appendix A, round trips, and hostile input."""
 
-from firmware.cbor import encode
+from firmware.cbor import Encoded, encode
 from firmware.cbor_decode import decode
 
 # (value, hex) pairs from RFC 8949 appendix A.
@@ -46,6 +46,11 @@ def test_floats_from_other_encoders():
 def test_order_round_trip():
     order = {1: 42, 2: 3, 3: "coin", 4: 1700000000, 5: 1700003600, 6: 150, 7: 200, 8: 120, 9: 0, 10: "full"}
     assert decode(encode(order)) == order
+
+
+def test_an_encoded_item_goes_into_a_message_as_it_is():
+    ports = [[1, 3, 150, 3600], [2, 0, 0, -1]]
+    assert encode({3: 7, 6: Encoded(encode(ports))}) == encode({3: 7, 6: ports})
 
 
 def refused(data):

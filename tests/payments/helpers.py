@@ -5,7 +5,16 @@ from __future__ import annotations
 from tests.bridge.command_pile import CommandPile
 from tests.bridge.helpers import count, wait_until
 
-__all__ = ["count", "wait_until", "state_becomes", "reported", "answer_done", "answer_refused", "answer_expired"]
+__all__ = [
+    "count",
+    "wait_until",
+    "state_becomes",
+    "refund_paid",
+    "reported",
+    "answer_done",
+    "answer_refused",
+    "answer_expired",
+]
 
 REFUSED = 5  # a pile's result code for a refusal (docs/cloud-protocol.md)
 
@@ -14,6 +23,16 @@ def state_becomes(ledger, payment_id: str, state: str, timeout_s: float = 10.0) 
     """Wait until the payment is in ``state``; the payment."""
     wait_until(lambda: ledger.payment(payment_id)["state"] == state, timeout_s, "payment %s" % state)
     return ledger.payment(payment_id)
+
+
+def refund_paid(ledger, payment_id: str, timeout_s: float = 10.0) -> None:
+    """Wait until the provider has taken the payment's refund (the ledger notes that after the call, and
+    sets the payment's state before it)."""
+
+    def paid() -> bool:
+        return any(event["kind"] == "refund" and event["done_at"] is not None for event in ledger.events(payment_id))
+
+    wait_until(paid, timeout_s, "the refund of %s paid" % payment_id)
 
 
 def reported(db, pile: str, command_id: int) -> None:

@@ -8,7 +8,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import chromium
-from tests.payments.helpers import answer_done
+from tests.payments.helpers import answer_done, wait_until
 
 WAIT_S = 15
 
@@ -61,4 +61,5 @@ def test_a_start_the_pile_never_gets_shows_refunded(browser, make_flow):
     assert browser.find_element(By.ID, "status").get_attribute("data-phase") in ("waiting_payment", "waiting_pile")
     final = _final_status(browser)
     assert final.startswith("refunded:") and "pile unreachable" in final and "¥1" in final
+    wait_until(lambda: flow.sandbox.refunds, what="the refund paid")  # the page may show it first
     assert [r.amount_fen for r in flow.sandbox.refunds] == [100]
