@@ -34,7 +34,7 @@ DEMO_SPEEDUP = 120
 
 HELP = (
     "commands: plug P [ebike|tricycle|scooter_small] | unplug P | load P W | coins N | press KEYS | "
-    "fault silence|garbage|bad_crc|short|none | quit"
+    "fault silence|garbage|bad_crc|short|late|none | quit"
 )
 
 
