@@ -105,18 +105,15 @@ class ModbusMaster:
         crc = crc16(tx, 6)
         tx[6] = crc & 0xFF
         tx[7] = crc >> 8
-        await self._quiet_bus()
-        await self._send(tx)
-        expected = 5 + 2 * count
-        got = await self._receive(expected, function)
-        return self._check(got, expected, address, function, count)
-
-    async def _quiet_bus(self):
-        """Wait for t3.5 of silence on the bus (drivers/rs485.py); stray bytes count as garbage."""
+        # Wait for t3.5 of silence (drivers/rs485.py); stray bytes dropped meanwhile count as garbage.
         last_ms = self._last_bus_ms
         self._last_bus_ms = await wait_quiet(self.uart, self._chunk, self.gap_ms, self.timeout_ms, last_ms)
         if self._last_bus_ms != last_ms:
             self.garbage += 1
+        await self._send(tx)
+        expected = 5 + 2 * count
+        got = await self._receive(expected, function)
+        return self._check(got, expected, address, function, count)
 
     async def _send(self, frame):
         de_pin = self.de_pin
