@@ -3,7 +3,7 @@
 from drivers.registers import INVALID, decode
 from firmware.compat import const
 
-SKIP_SCANS = const(5)
+_SKIP_SCANS = const(5)
 
 
 class MeterReader:
@@ -34,7 +34,7 @@ class MeterReader:
         ports it brought (none when it failed): once for a multi-circuit meter,
         once per port for per-port meters, so a reading is judged the moment it
         exists and not after the slowest meter on the bus. A per-port meter that stopped
-        answering is asked only every SKIP_SCANS scans, once, so dead meters
+        answering is asked only every _SKIP_SCANS scans, once, so dead meters
         cannot stretch the scan until the live ports' readings go stale.
         """
         readings = self.readings
@@ -52,7 +52,7 @@ class MeterReader:
         done = 0
         missing = self._missing
         for index in range(readings.count):
-            if missing[index] and self.scans % SKIP_SCANS:
+            if missing[index] and self.scans % _SKIP_SCANS:
                 continue
             if await self._read(self.first_address + index, index, index + 1, 0 if missing[index] else None):
                 missing[index] = 0

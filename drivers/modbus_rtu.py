@@ -14,10 +14,10 @@ from array import array
 from drivers.rs485 import wait_quiet
 from firmware.compat import const
 
-RX_MAX = const(256)
-CHUNK = const(32)
-TX_GUARD_MS = const(20)
-EXCEPTION_BIT = const(0x80)
+_RX_MAX = const(256)
+_CHUNK = const(32)
+_TX_GUARD_MS = const(20)
+_EXCEPTION_BIT = const(0x80)
 
 
 def _crc_table():
@@ -58,8 +58,8 @@ class ModbusMaster:
         self.gap_ms = (35 * char_us + 9999) // 10000 if baudrate <= 19200 else 2
         self.char_us = char_us
         self._tx = bytearray(8)
-        self._rx = bytearray(RX_MAX)
-        self._chunk = bytearray(CHUNK)
+        self._rx = bytearray(_RX_MAX)
+        self._chunk = bytearray(_CHUNK)
         self._rx_view = memoryview(self._rx)
         self._last_bus_ms = time.ticks_ms()
         self.ok = 0
@@ -121,7 +121,7 @@ class ModbusMaster:
             de_pin.value(1)
         self.uart.write(frame)
         # Hold the driver enabled until the last stop bit is out, but never forever.
-        limit_ms = len(frame) * self.char_us // 1000 + TX_GUARD_MS
+        limit_ms = len(frame) * self.char_us // 1000 + _TX_GUARD_MS
         started = time.ticks_ms()
         while not self.uart.txdone():
             if time.ticks_diff(time.ticks_ms(), started) > limit_ms:
@@ -145,10 +145,10 @@ class ModbusMaster:
             if n:
                 last = now
                 for index in range(n):
-                    if got < RX_MAX:
+                    if got < _RX_MAX:
                         rx[got] = chunk[index]
                         got += 1
-                if got >= 2 and rx[1] == function | EXCEPTION_BIT:
+                if got >= 2 and rx[1] == function | _EXCEPTION_BIT:
                     expected = 5
                 if got >= expected:
                     break
@@ -168,7 +168,7 @@ class ModbusMaster:
         if rx[0] != address or (rx[1] & 0x7F) != function:
             self.garbage += 1
             return False
-        if rx[1] & EXCEPTION_BIT:
+        if rx[1] & _EXCEPTION_BIT:
             expected = 5
         if got < expected:
             self.short_frames += 1
@@ -179,7 +179,7 @@ class ModbusMaster:
         if crc16(rx, expected) != 0:
             self.crc_errors += 1
             return False
-        if rx[1] & EXCEPTION_BIT:
+        if rx[1] & _EXCEPTION_BIT:
             self.exceptions += 1
             self.last_exception = rx[2]
             return False

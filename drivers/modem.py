@@ -14,25 +14,25 @@ from drivers import modem_replies as replies
 from drivers.modem_at import AtError, AtTimeout
 from firmware.compat import const
 
-GUARD_MS = const(1000)  # silence before and after "+++" (the modems' S12 default, 1 s)
-SYNC_TRIES = const(10)
-SYNC_TIMEOUT_MS = const(300)
-MAX_MISSES = const(3)  # unanswered health checks in a row before a power cycle
-QUERY_TIMEOUT_MS = const(1000)
-SIM_TIMEOUT_MS = const(5000)  # AT+CPIN? may take seconds while the SIM initialises
-ESCAPE_TIMEOUT_MS = const(500)  # the OK comes right after the second guard time
-DIAL_TIMEOUT_MS = const(60000)
-HANG_UP_TIMEOUT_MS = const(10000)
-PDP_CONTEXT = const(1)
+_GUARD_MS = const(1000)  # silence before and after "+++" (the modems' S12 default, 1 s)
+_SYNC_TRIES = const(10)
+_SYNC_TIMEOUT_MS = const(300)
+_MAX_MISSES = const(3)  # unanswered health checks in a row before a power cycle
+_QUERY_TIMEOUT_MS = const(1000)
+_SIM_TIMEOUT_MS = const(5000)  # AT+CPIN? may take seconds while the SIM initialises
+_ESCAPE_TIMEOUT_MS = const(500)  # the OK comes right after the second guard time
+_DIAL_TIMEOUT_MS = const(60000)
+_HANG_UP_TIMEOUT_MS = const(10000)
+_PDP_CONTEXT = const(1)
 
 # PWRKEY timing (Quectel EC200U/EC800N hardware designs; check the module fitted).
-POWER_ON_PRESS_MS = const(600)  # low >= 500 ms switches an off module on
-POWER_OFF_PRESS_MS = const(3500)  # low >= 3 s switches a running module off
-SHUTDOWN_WAIT_MS = const(12000)  # network detach and power-down, until POWERED DOWN
-OFF_SETTLE_MS = const(1000)  # after POWERED DOWN, before pressing again
-BOOT_WAIT_MS = const(15000)  # power-on to RDY
+_POWER_ON_PRESS_MS = const(600)  # low >= 500 ms switches an off module on
+_POWER_OFF_PRESS_MS = const(3500)  # low >= 3 s switches a running module off
+_SHUTDOWN_WAIT_MS = const(12000)  # network detach and power-down, until POWERED DOWN
+_OFF_SETTLE_MS = const(1000)  # after POWERED DOWN, before pressing again
+_BOOT_WAIT_MS = const(15000)  # power-on to RDY
 
-CME_SIM_NOT_INSERTED = const(10)
+_CME_SIM_NOT_INSERTED = const(10)
 
 
 class PowerKey:
@@ -47,11 +47,11 @@ class PowerKey:
         self,
         pin,
         active=1,
-        on_press_ms=POWER_ON_PRESS_MS,
-        off_press_ms=POWER_OFF_PRESS_MS,
-        shutdown_ms=SHUTDOWN_WAIT_MS,
-        settle_ms=OFF_SETTLE_MS,
-        boot_ms=BOOT_WAIT_MS,
+        on_press_ms=_POWER_ON_PRESS_MS,
+        off_press_ms=_POWER_OFF_PRESS_MS,
+        shutdown_ms=_SHUTDOWN_WAIT_MS,
+        settle_ms=_OFF_SETTLE_MS,
+        boot_ms=_BOOT_WAIT_MS,
     ):
         self.pin = pin
         self.active = active
@@ -78,7 +78,7 @@ class Modem:
     ``last_error``; ``poll`` never raises.
     """
 
-    def __init__(self, at, power_key=None, guard_ms=GUARD_MS, max_misses=MAX_MISSES, sync_tries=SYNC_TRIES):
+    def __init__(self, at, power_key=None, guard_ms=_GUARD_MS, max_misses=_MAX_MISSES, sync_tries=_SYNC_TRIES):
         self.at = at
         self.power_key = power_key
         self.guard_ms = guard_ms
@@ -115,10 +115,10 @@ class Modem:
     async def sim(self):
         """The SIM's state: "ready", "pin" (a PIN is needed), "absent", or the modem's words."""
         try:
-            lines = await self._ask("AT+CPIN?", SIM_TIMEOUT_MS, "+CPIN:")
+            lines = await self._ask("AT+CPIN?", _SIM_TIMEOUT_MS, "+CPIN:")
             self.sim_state = replies.sim_state(lines[0]) if lines else None
         except AtError as error:
-            if error.code != CME_SIM_NOT_INSERTED:
+            if error.code != _CME_SIM_NOT_INSERTED:
                 raise
             self.sim_state = "absent"
         return self.sim_state
@@ -141,27 +141,27 @@ class Modem:
 
     async def signal_dbm(self):
         """Received signal strength in dBm, None when the modem does not know."""
-        lines = await self._ask("AT+CSQ", QUERY_TIMEOUT_MS, "+CSQ:")
+        lines = await self._ask("AT+CSQ", _QUERY_TIMEOUT_MS, "+CSQ:")
         self.rssi_dbm = replies.rssi_dbm(lines[0]) if lines else None
         return self.rssi_dbm
 
     async def operator(self):
         """The operator's name, None when not registered."""
-        lines = await self._ask("AT+COPS?", QUERY_TIMEOUT_MS, "+COPS:")
+        lines = await self._ask("AT+COPS?", _QUERY_TIMEOUT_MS, "+COPS:")
         self.operator_name = replies.operator(lines[0]) if lines else None
         return self.operator_name
 
     async def network_time(self):
         """Unix seconds (UTC) from the network's clock (NITZ), None if the network never sent it."""
-        lines = await self._ask("AT+CCLK?", QUERY_TIMEOUT_MS, "+CCLK:")
+        lines = await self._ask("AT+CCLK?", _QUERY_TIMEOUT_MS, "+CCLK:")
         return replies.clock_unix_s(lines[0]) if lines else None
 
-    async def dial(self, apn, timeout_ms=DIAL_TIMEOUT_MS):
+    async def dial(self, apn, timeout_ms=_DIAL_TIMEOUT_MS):
         """Define PDP context 1 on ``apn`` and dial it; after CONNECT the UART carries PPP.
 
         AtError (NO CARRIER, +CME ERROR) when the network refuses.
         """
-        await self._ask('AT+CGDCONT=%d,"IP","%s"' % (PDP_CONTEXT, apn))
+        await self._ask('AT+CGDCONT=%d,"IP","%s"' % (_PDP_CONTEXT, apn))
         await self._ask("ATD*99#", timeout_ms, connect=True)
 
     async def suspend(self):
@@ -171,17 +171,17 @@ class Modem:
         in command mode): one ``AT`` decides, AtTimeout if that is unanswered.
         """
         try:
-            await self.at.escape(self.guard_ms, ESCAPE_TIMEOUT_MS)
+            await self.at.escape(self.guard_ms, _ESCAPE_TIMEOUT_MS)
         except AtTimeout:
-            await self._ask("AT", SYNC_TIMEOUT_MS)
+            await self._ask("AT", _SYNC_TIMEOUT_MS)
 
     async def resume(self):
         """Back to the data call (``ATO`` -> CONNECT). AtError NO CARRIER if the call has gone."""
-        await self._ask("ATO", QUERY_TIMEOUT_MS, connect=True)
+        await self._ask("ATO", _QUERY_TIMEOUT_MS, connect=True)
 
     async def hang_up(self):
         """End the data call, from command mode (after ``suspend``)."""
-        await self._ask("ATH", HANG_UP_TIMEOUT_MS)
+        await self._ask("ATH", _HANG_UP_TIMEOUT_MS)
 
     async def power_cycle(self):
         """Switch the modem off and on through PWRKEY, then ``start`` it again."""
@@ -199,7 +199,7 @@ class Modem:
         if self.at.data_mode:
             return self.health()
         try:
-            await self._ask("AT", SYNC_TIMEOUT_MS)
+            await self._ask("AT", _SYNC_TIMEOUT_MS)
             self.misses = 0
             await self.sim()
             await self.registration()
@@ -232,7 +232,7 @@ class Modem:
             "last_error": self.last_error,
         }
 
-    async def _ask(self, command, timeout_ms=QUERY_TIMEOUT_MS, expect=None, connect=False):
+    async def _ask(self, command, timeout_ms=_QUERY_TIMEOUT_MS, expect=None, connect=False):
         try:
             return await self.at.command(command, timeout_ms, expect, connect)
         except AtError as error:
@@ -240,13 +240,13 @@ class Modem:
             raise
 
     async def _registration(self, command, prefix):
-        lines = await self._ask(command, QUERY_TIMEOUT_MS, prefix)
+        lines = await self._ask(command, _QUERY_TIMEOUT_MS, prefix)
         return replies.registration(lines[0], prefix) if lines else None
 
     async def _sync(self):
         for _ in range(self.sync_tries):
             try:
-                await self.at.command("AT", SYNC_TIMEOUT_MS)
+                await self.at.command("AT", _SYNC_TIMEOUT_MS)
                 return True
             except AtTimeout:
                 pass

@@ -22,20 +22,20 @@ from firmware.compat import const
 LINE_MAX = const(384)  # bytes; a whole SMS PDU in hex fits in one line
 CHUNK_BYTES = const(64)
 INFO_MAX = const(16)  # information lines kept per command; more are dropped
-TIMEOUT_MS = const(1000)
-PROMPT_TIMEOUT_MS = const(5000)
-WRITE_TIMEOUT_MS = const(1000)
+_TIMEOUT_MS = const(1000)
+_PROMPT_TIMEOUT_MS = const(5000)
+_WRITE_TIMEOUT_MS = const(1000)
 # Longer than the longest command (a dial), so waiting behind one never looks like a dead modem.
 LOCK_TIMEOUT_MS = const(180000)
 REJECT_LOG_INTERVAL_MS = const(10000)
-IDLE_MS = const(20)  # pause after a read that returned nothing (a closed pty), instead of spinning
-REJECT_HEAD_BYTES = const(16)
+_IDLE_MS = const(20)  # pause after a read that returned nothing (a closed pty), instead of spinning
+_REJECT_HEAD_BYTES = const(16)
 
 CR = const(13)
 LF = const(10)
-PROMPT = const(0x3E)  # '>'
+_PROMPT = const(0x3E)  # '>'
 SPACE = const(0x20)
-TILDE = const(0x7E)
+_TILDE = const(0x7E)
 CTRL_Z = b"\x1a"
 ESC = b"\x1b"
 
@@ -140,7 +140,7 @@ class AtEngine:
         self.stray = 0
         self.urcs = 0
 
-    async def command(self, command, timeout_ms=TIMEOUT_MS, expect=None, connect=False):
+    async def command(self, command, timeout_ms=_TIMEOUT_MS, expect=None, connect=False):
         """Send ``command`` (without CR) and return its information lines, a list of str.
 
         ``expect`` is the prefix of the information lines (e.g. "+CSQ:"); any
@@ -161,7 +161,7 @@ class AtEngine:
         finally:
             self._release()
 
-    async def send_body(self, command, body, timeout_ms=TIMEOUT_MS, expect=None, prompt_timeout_ms=PROMPT_TIMEOUT_MS):
+    async def send_body(self, command, body, timeout_ms=_TIMEOUT_MS, expect=None, prompt_timeout_ms=_PROMPT_TIMEOUT_MS):
         """Send ``command``, wait for the "> " prompt, then ``body`` (bytes) and Ctrl-Z (an SMS).
 
         Returns the information lines of the final answer. An error instead of
@@ -192,7 +192,7 @@ class AtEngine:
             self._prompt_wanted = False
             self._release()
 
-    async def escape(self, guard_ms, timeout_ms=TIMEOUT_MS):
+    async def escape(self, guard_ms, timeout_ms=_TIMEOUT_MS):
         """Leave data mode: ``guard_ms`` of silence, "+++", silence again; the modem answers OK.
 
         The reader starts again first, so whatever the modem still sends as
@@ -243,7 +243,7 @@ class AtEngine:
     async def _write(self, data, command):
         self._writer.write(data)
         try:
-            await asyncio.wait_for_ms(self._writer.drain(), WRITE_TIMEOUT_MS)
+            await asyncio.wait_for_ms(self._writer.drain(), _WRITE_TIMEOUT_MS)
         except asyncio.TimeoutError:  # noqa: UP041 - MicroPython has no builtin TimeoutError
             raise AtTimeout(command, "write timeout") from None
 
@@ -273,7 +273,7 @@ class AtEngine:
                 if count:
                     self._feed(chunk, count)
                 else:
-                    await asyncio.sleep_ms(IDLE_MS)
+                    await asyncio.sleep_ms(_IDLE_MS)
         except OSError as error:
             if self._log is not None:
                 self._log("modem_uart", error=str(error))
@@ -295,9 +295,9 @@ class AtEngine:
                 self._length += 1
             else:
                 self._bad = True
-            if byte < SPACE or byte > TILDE:
+            if byte < SPACE or byte > _TILDE:
                 self._bad = True
-            elif self._prompt_wanted and self._length == 2 and byte == SPACE and line[0] == PROMPT:
+            elif self._prompt_wanted and self._length == 2 and byte == SPACE and line[0] == _PROMPT:
                 # "> " comes without a line end: it is the whole prompt.
                 self._length = 0
                 self._prompt_wanted = False
@@ -359,5 +359,5 @@ class AtEngine:
         if self._log is None or (last is not None and time.ticks_diff(now, last) < REJECT_LOG_INTERVAL_MS):
             return
         self._reject_logged_ms = now
-        head = hexlify(bytes(self._line[: min(length, REJECT_HEAD_BYTES)])).decode()
+        head = hexlify(bytes(self._line[: min(length, _REJECT_HEAD_BYTES)])).decode()
         self._log("modem_rejected", count=self.rejected, length=length, head=head)

@@ -17,10 +17,10 @@ import io
 from drivers.modem_at import AtError
 from firmware.compat import const
 
-CONNECT_TIMEOUT_MS = const(30000)
-DISCONNECT_TIMEOUT_MS = const(5000)
-STATE_POLL_MS = const(100)
-PPP_CONNECTING = const(3)  # PPP.status(): 3 connecting, 4 connected; below, no session to end
+_CONNECT_TIMEOUT_MS = const(30000)
+_DISCONNECT_TIMEOUT_MS = const(5000)
+_STATE_POLL_MS = const(100)
+_PPP_CONNECTING = const(3)  # PPP.status(): 3 connecting, 4 connected; below, no session to end
 
 
 class _Sink(io.IOBase):
@@ -58,7 +58,7 @@ class PppLink:
         """True while PPP is up (an address, a default route)."""
         return self._ppp is not None and self._ppp.isconnected()
 
-    async def up(self, apn, timeout_ms=CONNECT_TIMEOUT_MS):
+    async def up(self, apn, timeout_ms=_CONNECT_TIMEOUT_MS):
         """Dial ``apn`` and negotiate PPP; True once the link is up, False if it is not within ``timeout_ms``.
 
         AtError from the dial (the network refused).
@@ -107,17 +107,17 @@ class PppLink:
     async def end_session(self):
         """End the PPP session (the call under it has gone, or is about to)."""
         ppp = self._ppp
-        if ppp is None or ppp.status() < PPP_CONNECTING:
+        if ppp is None or ppp.status() < _PPP_CONNECTING:
             return
         ppp.config(stream=self.uart)
         ppp.disconnect()
-        await self._until(lambda: ppp.status() < PPP_CONNECTING, DISCONNECT_TIMEOUT_MS)
+        await self._until(lambda: ppp.status() < _PPP_CONNECTING, _DISCONNECT_TIMEOUT_MS)
 
     async def _until(self, condition, timeout_ms):
         waited_ms = 0
         while not condition():
             if waited_ms >= timeout_ms:
                 return False
-            await asyncio.sleep_ms(STATE_POLL_MS)
-            waited_ms += STATE_POLL_MS
+            await asyncio.sleep_ms(_STATE_POLL_MS)
+            waited_ms += _STATE_POLL_MS
         return True

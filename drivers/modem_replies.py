@@ -6,22 +6,22 @@ unknown value rather than a crash.
 
 from firmware.compat import const
 
-REG_NOT = const(0)  # not registered, not searching
-REG_HOME = const(1)
-REG_SEARCHING = const(2)
-REG_DENIED = const(3)
+_REG_NOT = const(0)  # not registered, not searching
+_REG_HOME = const(1)
+_REG_SEARCHING = const(2)
+_REG_DENIED = const(3)
 REG_UNKNOWN = const(4)
-REG_ROAMING = const(5)
+_REG_ROAMING = const(5)
 
-RSSI_UNKNOWN = const(99)
-RSSI_MAX = const(31)
-RSSI_FLOOR_DBM = const(-113)  # rssi 0 is this or less; each step is 2 dB, 31 is -51 dBm or more
-QUARTER_HOUR_S = const(900)
-DAY_S = const(86400)
+_RSSI_UNKNOWN = const(99)
+_RSSI_MAX = const(31)
+_RSSI_FLOOR_DBM = const(-113)  # rssi 0 is this or less; each step is 2 dB, 31 is -51 dBm or more
+_QUARTER_HOUR_S = const(900)
+_DAY_S = const(86400)
 # A modem without network time reports its unset RTC (1980, 2000, 2004 ...); anything before this is unset.
-MIN_CLOCK_YEAR = const(2024)
+_MIN_CLOCK_YEAR = const(2024)
 # +CCLK's two-digit years from this on are 19xx, as POSIX reads them.
-CENTURY_PIVOT_YY = const(70)
+_CENTURY_PIVOT_YY = const(70)
 
 
 def fields(line, prefix):
@@ -58,7 +58,7 @@ def urc_registration(line):
 
 def is_registered(stat):
     """Registered on the home network or roaming."""
-    return stat == REG_HOME or stat == REG_ROAMING
+    return stat == _REG_HOME or stat == _REG_ROAMING
 
 
 def rssi_dbm(line):
@@ -70,9 +70,9 @@ def rssi_dbm(line):
         rssi = int(parts[0])
     except ValueError:
         return None
-    if rssi == RSSI_UNKNOWN or rssi < 0 or rssi > RSSI_MAX:
+    if rssi == _RSSI_UNKNOWN or rssi < 0 or rssi > _RSSI_MAX:
         return None
-    return RSSI_FLOOR_DBM + 2 * rssi
+    return _RSSI_FLOOR_DBM + 2 * rssi
 
 
 def operator(line):
@@ -114,13 +114,13 @@ def clock_unix_s(line):
         quarters = int(text[18:20])
     except ValueError:
         return None
-    year = (1900 if yy >= CENTURY_PIVOT_YY else 2000) + yy
-    if year < MIN_CLOCK_YEAR or not (1 <= month <= 12 and 1 <= day <= 31):
+    year = (1900 if yy >= _CENTURY_PIVOT_YY else 2000) + yy
+    if year < _MIN_CLOCK_YEAR or not (1 <= month <= 12 and 1 <= day <= 31):
         return None
     if text[17] == "-":
         quarters = -quarters
-    local_s = days_from_civil(year, month, day) * DAY_S + hour * 3600 + minute * 60 + second
-    return local_s - quarters * QUARTER_HOUR_S
+    local_s = days_from_civil(year, month, day) * _DAY_S + hour * 3600 + minute * 60 + second
+    return local_s - quarters * _QUARTER_HOUR_S
 
 
 def sim_state(line):

@@ -5,9 +5,9 @@ Frame: 0xAA, command, data length, data..., checksum (sum of the previous bytes)
 
 from firmware.compat import const
 
-START = const(0xAA)
-PLAY_TRACK = const(0x07)
-SET_VOLUME = const(0x13)
+_START = const(0xAA)
+_PLAY_TRACK = const(0x07)
+_SET_VOLUME = const(0x13)
 
 
 class Voice:
@@ -19,7 +19,7 @@ class Voice:
 
     def _send(self, command, data, length):
         frame = self._frame
-        frame[0] = START
+        frame[0] = _START
         frame[1] = command
         frame[2] = length
         if length == 2:
@@ -35,8 +35,8 @@ class Voice:
 
     def play(self, track):
         """Play track ``track`` (1..65535)."""
-        self._send(PLAY_TRACK, track, 2)
+        self._send(_PLAY_TRACK, track, 2)
 
     def volume(self, level):
         """Set the volume, 0..30."""
-        self._send(SET_VOLUME, level, 1)
+        self._send(_SET_VOLUME, level, 1)

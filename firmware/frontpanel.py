@@ -15,10 +15,10 @@ from firmware.tariff import NO_TIER
 from firmware.ticks import since_ms
 
 SELECT = const(0)
-QUERY = const(1)
-STOP = const(2)
+_QUERY = const(1)
+_STOP = const(2)
 
-DIGITS_MAX = const(2)
+_DIGITS_MAX = const(2)
 ENTRY_PREFIX = ("Port ", "Ask port ", "Stop port ")
 PAID_PROMPTS = (prompts.STARTED, prompts.QUEUED, prompts.ADDED)
 
@@ -42,9 +42,9 @@ class FrontPanel:
         """What is being typed, for the display (empty when nothing is)."""
         if self.digit_count:
             return ENTRY_PREFIX[self.mode] + str(self.digits) + "_"
-        if self.mode == QUERY:
+        if self.mode == _QUERY:
             return "Ask: port no. #"
-        if self.mode == STOP:
+        if self.mode == _STOP:
             return "Stop: port no. #"
         return ""
 
@@ -52,7 +52,7 @@ class FrontPanel:
         """One key press."""
         self.last_ms = now_ms
         if "0" <= key <= "9":
-            if self.digit_count < DIGITS_MAX:
+            if self.digit_count < _DIGITS_MAX:
                 self.digits = self.digits * 10 + ord(key) - 48
                 self.digit_count += 1
         elif key == "#":
@@ -63,10 +63,10 @@ class FrontPanel:
             self.pile.announce(prompts.CANCELLED, 0, "", now_ms)
         elif key == "A":
             self._clear()
-            self.mode = QUERY
+            self.mode = _QUERY
         elif key == "D":
             self._clear()
-            self.mode = STOP
+            self.mode = _STOP
 
     def on_coins(self, now_ms, coins):
         """``coins`` coins were accepted."""
@@ -111,9 +111,9 @@ class FrontPanel:
         self._clear()
         if pile.port(number) is None:
             pile.announce(prompts.INVALID_PORT, number, "", now_ms)
-        elif mode == QUERY:
+        elif mode == _QUERY:
             pile.announce(prompts.PORT_INFO, number, pile.describe(number, now_ms), now_ms)
-        elif mode == STOP:
+        elif mode == _STOP:
             prompt = pile.stop(now_ms, number, KEYPAD)
             if prompt == prompts.PORT_IDLE:
                 pile.announce(prompt, number, "", now_ms)

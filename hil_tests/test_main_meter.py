@@ -1,6 +1,5 @@
 """The main meter (DL/T 645 on its own line) is read, logged and reported; its faults never touch charging."""
 
-from boards.sim.world.vm import HEAP_UNTIL_FIT
 from hil_tests.test_cloud_sync import pile
 
 MAIN_METER = {"main_meter": True, "MAIN_METER_S": 2}
@@ -59,7 +58,7 @@ def test_garbage_on_the_main_meter_line_never_stops_charging(make_rig):
 
 
 def test_the_main_meter_is_reported_to_the_bridge(make_rig, cloud):
-    rig = pile(make_rig, cloud, heap=HEAP_UNTIL_FIT, **MAIN_METER)
+    rig = pile(make_rig, cloud, **MAIN_METER)
     rig.wait_until(lambda: reported(cloud), 15, "a first reading in the bridge")
     rig.main_meter_values(energy_wh=2345670, voltage_dv=2312, current_ma=-1500, power_w=-345)
     rig.wait_until(lambda: reported(cloud)[-1:] == [(2345670, 2312, -1500, -345)], 15, "the reading in the bridge")

@@ -10,7 +10,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from boards.sim.world.vm import HEAP_UNTIL_FIT
 from hil_tests.test_cloud_sync import pile
 from tests.browser import chromium
 
@@ -54,7 +53,7 @@ def remote_starts(rig):
 
 def test_a_paid_qr_code_starts_its_port_once_and_an_early_stop_is_refunded(make_rig, cloud, phone):
     payments = cloud.start_payments()
-    rig = pile(make_rig, cloud, heap=HEAP_UNTIL_FIT)
+    rig = pile(make_rig, cloud)
     rig.plug(4)
     rig.wait_until(lambda: port_known(cloud, 4, 0), 10, "port 4 idle in the bridge")
     payment_id = pay(phone, payments, 4, "¥2")
@@ -82,7 +81,7 @@ def test_a_paid_qr_code_starts_its_port_once_and_an_early_stop_is_refunded(make_
 
 def test_a_start_that_expires_while_the_link_is_down_is_refunded_and_never_run_late(make_rig, cloud, phone):
     payments = cloud.start_payments(command_ttl_s=5)
-    rig = pile(make_rig, cloud, heap=HEAP_UNTIL_FIT)
+    rig = pile(make_rig, cloud)
     rig.plug(2)
     rig.wait_until(lambda: port_known(cloud, 2, 0), 10, "port 2 idle in the bridge")
     rig.link_down()
@@ -102,7 +101,7 @@ def test_a_start_that_expires_while_the_link_is_down_is_refunded_and_never_run_l
 
 def test_a_busy_port_takes_no_payment(make_rig, cloud, phone):
     payments = cloud.start_payments()
-    rig = pile(make_rig, cloud, heap=HEAP_UNTIL_FIT)
+    rig = pile(make_rig, cloud)
     rig.plug(7)
     rig.pay_coins(7, 1)
     rig.wait_until(lambda: port_known(cloud, 7, 3), 15, "port 7 charging in the bridge")

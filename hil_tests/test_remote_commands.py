@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 
-from boards.sim.world.vm import HEAP_UNTIL_FIT
 from cloud_bridge import signing
 from hil_tests.test_cloud_sync import pile
 from hil_tests.test_stop_rules import start_charging
@@ -50,7 +49,7 @@ def signed(cloud, command_id, kind, expires, *arguments, key=None) -> bytes:
 
 
 def test_a_start_runs_once_a_replay_gets_the_first_answer_and_a_stop_settles_the_refund(make_rig, cloud):
-    rig = pile(make_rig, cloud, heap=HEAP_UNTIL_FIT)
+    rig = pile(make_rig, cloud)
     rig.plug(4)
     command_id = cloud.send(PILE, "start", port=4, credit=200, reference="PAY-0001")
     command = cloud.wait_command(PILE, command_id, 10)
@@ -73,7 +72,7 @@ def test_a_start_runs_once_a_replay_gets_the_first_answer_and_a_stop_settles_the
 
 
 def test_forged_malformed_expired_and_stale_commands_are_refused_with_their_reasons(make_rig, cloud):
-    rig = pile(make_rig, cloud, heap=HEAP_UNTIL_FIT)
+    rig = pile(make_rig, cloud)
     rig.plug(2)
     now = int(time.time())
     publish(cloud, signed(cloud, 900, "start", now + 60, 2, 500, "FREE", key=bytes(32)))
@@ -100,7 +99,7 @@ def test_forged_malformed_expired_and_stale_commands_are_refused_with_their_reas
 
 
 def test_a_config_change_is_applied_and_reported_and_a_bad_one_changes_nothing(make_rig, cloud):
-    rig = pile(make_rig, cloud, heap=HEAP_UNTIL_FIT)
+    rig = pile(make_rig, cloud)
     config_file = rig.pile.workdir / "config.json"
     start_charging(rig, port=5)
     version, command_id = cloud.channel.configure(PILE, {"PRICE_FEN": 200, "KEEPALIVE_S": 5})
@@ -139,7 +138,7 @@ def births(cloud):
 
 
 def test_query_time_and_reboot(make_rig, cloud):
-    rig = pile(make_rig, cloud, heap=HEAP_UNTIL_FIT)
+    rig = pile(make_rig, cloud)
     start_charging(rig, port=6)
     rig.wait_until(lambda: rig.records("ports")[-1]["ports"][5][0] == "charging", 5, "port 6 charging on the pile")
     query = cloud.wait_command(PILE, cloud.send(PILE, "query"), 10)

@@ -11,7 +11,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from boards.sim.world.vm import HEAP_UNTIL_FIT
 from boards.sim.world.world import VirtualPile
 from cloud_bridge.api_server import qr_url
 from tools.demo_cloud import PILE, DemoCloud
@@ -59,7 +58,7 @@ def _pay(base: str) -> tuple[str, str]:
 
 async def _pay_a_port_and_watch_its_relay() -> None:
     cloud = await asyncio.to_thread(DemoCloud().start)
-    pile = VirtualPile(DEMO_CONFIG, cloud=cloud.account(), heap=HEAP_UNTIL_FIT)
+    pile = VirtualPile(DEMO_CONFIG, cloud=cloud.account())
     try:
         try:
             await pile.start()

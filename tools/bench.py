@@ -223,6 +223,13 @@ async def ingest(_args) -> dict:
     return await asyncio.to_thread(ingest_bench.run)
 
 
+async def qstrs(_args) -> dict:
+    """Names the firmware interns on the VM: at boot, with every module loaded, and room before a new pool."""
+    from tools import qstr_budget
+
+    return await asyncio.to_thread(qstr_budget.measure)
+
+
 RUNNERS = {
     "meter": meter,
     "trip": trip,
@@ -232,4 +239,5 @@ RUNNERS = {
     "resume": resume,
     "wire": wire,
     "ingest": ingest,
+    "qstrs": qstrs,
 }

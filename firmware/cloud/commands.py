@@ -39,7 +39,7 @@ ARG_VERSION = const(4)
 ARG_SETTINGS = const(5)
 
 KINDS = ("start", "stop", "config", "query", "reboot", "time")
-REF_MAX = const(32)
+_REF_MAX = const(32)
 
 
 def hmac_sha256(key, message):
@@ -128,7 +128,7 @@ def field_problem(command):
         ref = command.get(ARG_REF)
         if not _is_uint(command.get(ARG_PORT)) or not _is_uint(command.get(ARG_CREDIT)) or not command[ARG_CREDIT]:
             return "start needs a port and a credit of at least 1 fen"
-        if not isinstance(ref, str) or not 0 < len(ref) <= REF_MAX:
+        if not isinstance(ref, str) or not 0 < len(ref) <= _REF_MAX:
             return "start needs a payment reference of 1 to 32 characters"
     elif kind == "stop":
         if not _is_uint(command.get(ARG_PORT)):

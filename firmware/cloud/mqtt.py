@@ -25,7 +25,7 @@ PINGREQ = const(0xC0)
 PINGRESP = const(0xD0)
 DISCONNECT = const(0xE0)
 
-MAX_PACKET = const(16384)
+_MAX_PACKET = const(16384)
 BACKOFF_MIN_MS = const(1000)
 BACKOFF_MAX_MS = const(300000)
 
@@ -190,7 +190,7 @@ class MqttClient:
                 break
         else:
             raise MqttError("malformed remaining length")
-        if length > MAX_PACKET:
+        if length > _MAX_PACKET:
             raise MqttError("packet of %d bytes is larger than allowed" % length)
         body = await reader.readexactly(length) if length else b""
         return kind, body

@@ -10,7 +10,7 @@ from firmware.shell.json_file import read_json
 from firmware.shell.log import alarm, note
 
 DEFAULT_APN = "cmiot"
-PILE_ID_MAX = const(32)
+_PILE_ID_MAX = const(32)
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 
@@ -20,7 +20,7 @@ def identity_errors(identity):
         return ["identity must be a JSON object"]
     errors = []
     pile = identity.get("pile")
-    if not isinstance(pile, str) or not 0 < len(pile) <= PILE_ID_MAX or any(c not in _ID_CHARS for c in pile):
+    if not isinstance(pile, str) or not 0 < len(pile) <= _PILE_ID_MAX or any(c not in _ID_CHARS for c in pile):
         errors.append("pile must be 1 to 32 of A-Z a-z 0-9 _ -")
     password = identity.get("password")
     if not isinstance(password, str) or not password:

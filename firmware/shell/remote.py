@@ -39,10 +39,10 @@ from firmware.shell import clock
 from firmware.shell.log import alarm, log
 from firmware.version import FIRMWARE_VERSION
 
-ANSWERS_KEPT = const(8)
-REBOOT_WAIT_MS = const(5000)
-REBOOT_POLL_MS = const(100)
-REBOOT_PUBACK_MS = const(1000)
+_ANSWERS_KEPT = const(8)
+_REBOOT_WAIT_MS = const(5000)
+_REBOOT_POLL_MS = const(100)
+_REBOOT_PUBACK_MS = const(1000)
 IDLE_POLL_MS = const(1000)
 
 START_REFUSALS = {
@@ -91,7 +91,7 @@ def handle(link, payload):
 def _answer(link, command_id, result, detail, data):
     log("command", id=command_id, result=result, detail=detail)
     answers = link.answers
-    if len(answers) >= ANSWERS_KEPT:
+    if len(answers) >= _ANSWERS_KEPT:
         answers.pop(0)
     # Encoded now: a burst of answers waiting for the link must not hold a port table each.
     answers.append((command_id, result, detail, None if data is None else Encoded(encode(data))))
@@ -171,14 +171,14 @@ def _stage_config(link, command_id, version, changes):
 
 
 async def _restart(link, reason, when_idle):
-    """Restart the pile, sessions saved first: after a reboot's answer has left (or REBOOT_WAIT_MS), or
+    """Restart the pile, sessions saved first: after a reboot's answer has left (or _REBOOT_WAIT_MS), or
     for a staged config once no port is busy (no session is touched by it)."""
     link.restarting = True
     waited_ms = 0
-    while link.answers and waited_ms < REBOOT_WAIT_MS:
-        await asyncio.sleep_ms(REBOOT_POLL_MS)
-        waited_ms += REBOOT_POLL_MS
-    await asyncio.sleep_ms(REBOOT_PUBACK_MS)  # the last answer is in flight: time for its PUBACK
+    while link.answers and waited_ms < _REBOOT_WAIT_MS:
+        await asyncio.sleep_ms(_REBOOT_POLL_MS)
+        waited_ms += _REBOOT_POLL_MS
+    await asyncio.sleep_ms(_REBOOT_PUBACK_MS)  # the last answer is in flight: time for its PUBACK
     controller = link.controller
     while when_idle and any(port.busy() for port in controller.pile.ports):
         await asyncio.sleep_ms(IDLE_POLL_MS)

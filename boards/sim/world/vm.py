@@ -11,11 +11,6 @@ from pathlib import Path
 from tools.mpy_build import ROOT, build, venv_tool
 
 DEFAULT_HEAP = "96wK"
-# Issue 5 is open on this: at DEFAULT_HEAP a running pile often has no room left to load the command code
-# (loaded for each command) or carry the command out, most of all in a burst of commands, so the HIL tests
-# of commands, QR payment and the main meter, and the demo, run with this heap until it fits. Set
-# PILE_HEAP_UNTIL_FIT=96wK to run them at the target and see the gap.
-HEAP_UNTIL_FIT = os.environ.get("PILE_HEAP_UNTIL_FIT", "112wK")
 
 
 def micropython_executable() -> str:
@@ -40,6 +35,21 @@ def run_source(args: list[str], stdin: str | None = None, timeout_s: float = 60,
     )
 
 
+def link_image(workdir: Path, image: Path) -> None:
+    """Put the image's packages in ``workdir`` (as links) where a board has them: at its flash's root.
+
+    Imported from there, each module's __file__ is its device path, the name
+    it was compiled with (tools/mpy_build.py).
+    """
+    for package in sorted(path for path in image.iterdir() if path.is_dir()):
+        link = workdir / package.name
+        if link.is_symlink() and link.resolve() == package.resolve():
+            continue
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(package, target_is_directory=True)
+
+
 class FirmwareVM:
     """One MicroPython process running ``boards/sim/main``; its log lines are parsed as they come."""
 
@@ -61,9 +71,11 @@ class FirmwareVM:
         """Build the .mpy image (only what changed) and start the VM."""
         image = ROOT / "build" / "sim"
         await asyncio.to_thread(build, "sim", image)
+        link_image(self.workdir, image)
         env = dict(os.environ)
         env.update(self.env)
-        env["MICROPYPATH"] = f".frozen:{image}"
+        # The VM imports from its working folder, as a board imports from its flash's root.
+        env["MICROPYPATH"] = ".frozen"
         self.process = await asyncio.create_subprocess_exec(
             micropython_executable(),
             "-X",
