@@ -219,6 +219,17 @@ class AtEngine:
         self._bad = False
         self._listen()
 
+    def close(self):
+        """Stop reading the UART (the reader waits for URCs without end): the engine can then be dropped.
+
+        Bytes the modem sends afterwards wait in the UART for the next engine on it.
+        """
+        self._stop = True
+        task = self._task
+        if task is not None:
+            task.cancel()
+            self._task = None
+
     async def _acquire(self, command):
         try:
             await asyncio.wait_for_ms(self._lock.acquire(), LOCK_TIMEOUT_MS)

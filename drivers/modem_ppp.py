@@ -41,9 +41,13 @@ class _Sink(io.IOBase):
 
 
 class PppLink:
-    """PPP on ``uart`` once ``modem`` has dialled; the UART is the one the modem's AtEngine uses."""
+    """PPP on ``uart`` once ``modem`` has dialled; the UART is the one the modem's AtEngine uses.
 
-    def __init__(self, modem, uart, ppp_class=None):
+    ``ppp`` is the session an earlier link on the same modem made (the modem
+    task builds a link for each round), None before the first dial.
+    """
+
+    def __init__(self, modem, uart, ppp_class=None, ppp=None):
         self.modem = modem
         self.uart = uart
         if ppp_class is None:
@@ -51,12 +55,12 @@ class PppLink:
 
             ppp_class = network.PPP
         self._ppp_class = ppp_class
-        self._ppp = None
+        self.ppp = ppp
         self._sink = _Sink()
 
     def isconnected(self):
         """True while PPP is up (an address, a default route)."""
-        return self._ppp is not None and self._ppp.isconnected()
+        return self.ppp is not None and self.ppp.isconnected()
 
     async def up(self, apn, timeout_ms=_CONNECT_TIMEOUT_MS):
         """Dial ``apn`` and negotiate PPP; True once the link is up, False if it is not within ``timeout_ms``.
@@ -65,9 +69,9 @@ class PppLink:
         """
         await self.end_session()  # one left from a call that has gone (a power cycle, NO CARRIER)
         await self.modem.dial(apn)
-        if self._ppp is None:
-            self._ppp = self._ppp_class(self.uart)
-        ppp = self._ppp
+        if self.ppp is None:
+            self.ppp = self._ppp_class(self.uart)
+        ppp = self.ppp
         ppp.connect()
         return await self._until(ppp.isconnected, timeout_ms)
 
@@ -80,7 +84,7 @@ class PppLink:
         ``resume`` (NO CARRIER: the call has gone) means the link must be
         brought up again.
         """
-        ppp = self._ppp
+        ppp = self.ppp
         if ppp is None or not self.modem.at.data_mode:
             return await work()
         ppp.config(stream=self._sink)
@@ -106,7 +110,7 @@ class PppLink:
 
     async def end_session(self):
         """End the PPP session (the call under it has gone, or is about to)."""
-        ppp = self._ppp
+        ppp = self.ppp
         if ppp is None or ppp.status() < _PPP_CONNECTING:
             return
         ppp.config(stream=self.uart)

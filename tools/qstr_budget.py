@@ -3,14 +3,17 @@
 MicroPython interns every name a module it loads uses, in pools that are never
 freed, each pool twice the size of the one before. On the unix port the first
 six pools hold about 1260 names; the seventh asks for one contiguous block of
-about 14 KB, which a running pile at -X heapsize=96wK never has. A module loaded after boot (a command's code, a
-config check, a main meter read) that brings a name the pools cannot take
-then fails with MemoryError, on every later try too. So every module the pile
-can load must find room in the pools boot made, with headroom for the names
-the pile makes as it runs (its id's characters, a broker's error text).
+about 14 KB, which a running pile at -X heapsize=96wK never has. So the pile
+interns at boot, while its heap is in one piece, the names of all the code it
+loads later for a while (commands, modem rounds, main meter reads:
+``settings.intern_names``), and the pools boot made must then have room for
+the names the pile makes as it runs (its id's characters, texts it formats).
 
-Run from a folder laid out like a board's flash (boards/sim/world/vm.py), so
-each module's file name is the device path it was compiled with.
+``measure`` boots the names as a pile with every part fitted does, then loads
+every other device module, then interns fresh names until the VM needs a new
+pool. It runs from a folder laid out like a board's flash
+(boards/sim/world/vm.py), so each module's file name is the device path it
+was compiled with.
 """
 
 from __future__ import annotations
@@ -23,17 +26,23 @@ from pathlib import Path
 from boards.sim.world.vm import link_image, micropython_executable
 from tools.mpy_build import ROOT, build
 
-# What boards/sim/main.py holds once the pile runs, and the asyncio parts it loads up front.
-RESIDENT = (
+# What boards/sim/main.py and firmware/shell/app.py import at boot on a pile with every part fitted:
+# asyncio's parts, the settings readers (forgotten after), the resident firmware, the boot's own code.
+BOOT_IMPORTS = (
     "asyncio",
     "asyncio.event",
     "asyncio.lock",
     "asyncio.funcs",
     "asyncio.stream",
     "firmware.shell.settings",
+    "firmware.shell.identity",
+    "firmware.config",
+    "firmware.shell.json_file",
     "boards.sim.board",
     "firmware.shell.app",
+    "firmware.shell.boot",
     "firmware.shell.main_meter_task",
+    "drivers.main_meter",
 )
 # Scripts the VM runs, never modules the pile imports.
 ENTRY_POINTS = ("boards.sim.main", "boards.sim.lifecycle")
@@ -41,11 +50,16 @@ FRESH_NAMES_MAX = 3000
 
 _SCRIPT = """
 import micropython
-for name in {resident!r}:
+for name in {boot!r}:
     __import__(name)
-print("stage resident")
+from firmware.shell.cloud import COMMAND_MODULES
+from firmware.shell.main_meter_task import READ_MODULES
+from firmware.shell.modem_task import MODEM_MODULES
+for name in COMMAND_MODULES + MODEM_MODULES + READ_MODULES:
+    __import__(name)
+print("stage boot")
 micropython.qstr_info()
-for name in {later!r}:
+for name in {every!r}:
     __import__(name)
 print("stage all")
 micropython.qstr_info()
@@ -72,11 +86,10 @@ def device_modules(image: Path) -> list[str]:
 
 
 def measure() -> dict:
-    """Interned names after boot's modules and after every module; how many more fit before a new pool."""
+    """Names interned by boot and with every device module loaded; how many more fit before a new pool."""
     image = ROOT / "build" / "sim"
     build("sim", image)
-    later = [name for name in device_modules(image) if name not in RESIDENT]
-    script = _SCRIPT.format(resident=RESIDENT, later=later, fresh=FRESH_NAMES_MAX)
+    script = _SCRIPT.format(boot=BOOT_IMPORTS, every=device_modules(image), fresh=FRESH_NAMES_MAX)
     with tempfile.TemporaryDirectory(prefix="qstr-budget-") as folder:
         link_image(Path(folder), image)
         result = subprocess.run(
@@ -99,7 +112,7 @@ def measure() -> dict:
         if not match:
             continue
         pools, names, data_bytes, total_bytes = (int(group) for group in match.groups())
-        if stage in ("resident", "all") and stage not in stages:
+        if stage in ("boot", "all") and stage not in stages:
             stages[stage] = {"pools": pools, "names": names, "pool_bytes": total_bytes}
         else:
             fresh.append(pools)
@@ -109,9 +122,9 @@ def measure() -> dict:
         raise RuntimeError(f"{FRESH_NAMES_MAX} fresh names never needed a new pool")
     return {
         "bench": "qstrs",
-        "resident_names": stages["resident"]["names"],
-        "resident_pools": stages["resident"]["pools"],
-        "resident_pool_bytes": stages["resident"]["pool_bytes"],
+        "boot_names": stages["boot"]["names"],
+        "boot_pools": stages["boot"]["pools"],
+        "boot_pool_bytes": stages["boot"]["pool_bytes"],
         "all_modules_names": stages["all"]["names"],
         "all_modules_pools": after_all,
         "spare_names_before_next_pool": spare,

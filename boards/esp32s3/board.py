@@ -30,9 +30,7 @@ from drivers.lcd_hd44780 import Lcd
 from drivers.meter import MeterReader
 from drivers.meter_profiles import PROFILES
 from drivers.modbus_rtu import ModbusMaster
-from drivers.modem import Modem, PowerKey
-from drivers.modem_at import AtEngine
-from drivers.modem_ppp import PppLink
+from drivers.modem_line import ModemLine
 from drivers.relays import RelayBank
 from drivers.voice_jq8900 import Voice
 from firmware.readings import Readings
@@ -93,8 +91,7 @@ class Esp32S3Board:
         self.lcd = Lcd(I2C(0, sda=Pin(LCD_SDA), scl=Pin(LCD_SCL), freq=100000), pinmap.LCD_I2C_ADDRESS)
         self.voice = Voice(RmtSerialTx(Pin(VOICE_TX), 9600))
         modem_uart = UART(MODEM_UART, baudrate=MODEM_BAUD, tx=MODEM_TX, rx=MODEM_RX, timeout=0, rxbuf=MODEM_RX_BUFFER)
-        self.modem = Modem(AtEngine(modem_uart), PowerKey(Pin(pinmap.MODEM_PWRKEY_GPIO, Pin.OUT, value=0)))
-        self.data_link = PppLink(self.modem, modem_uart)
+        self.modem_line = ModemLine(modem_uart, Pin(pinmap.MODEM_PWRKEY_GPIO, Pin.OUT, value=0))
 
         self.flash = None
 
@@ -134,7 +131,7 @@ class Esp32S3Board:
 
     async def network_up(self):
         """The cloud link's network: the PPP call the modem task keeps up; OSError while it is down."""
-        if not self.data_link.isconnected():
+        if not self.modem_line.isconnected():
             raise OSError(errno.EHOSTUNREACH)
 
     def watchdog(self, timeout_ms):

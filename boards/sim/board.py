@@ -14,9 +14,7 @@ from drivers.lcd_hd44780 import Lcd
 from drivers.meter import MeterReader
 from drivers.meter_profiles import PROFILES
 from drivers.modbus_rtu import ModbusMaster
-from drivers.modem import Modem, PowerKey
-from drivers.modem_at import AtEngine
-from drivers.modem_ppp import PppLink
+from drivers.modem_line import ModemLine
 from drivers.relays import RelayBank
 from drivers.voice_jq8900 import Voice
 from firmware.readings import Readings
@@ -53,14 +51,12 @@ class SimBoard:
         )
         self.lcd = Lcd(I2C(bus), pinmap.LCD_I2C_ADDRESS)
         self.voice = Voice(PtyUart(os.getenv("PILE_VOICE_TTY"), 9600))
-        self.modem = None
-        self.data_link = None
+        self.modem_line = None
         modem_tty = os.getenv("PILE_MODEM_TTY")
         if modem_tty:
             # asyncio streams poll the pty file itself (PtyUart is not pollable).
             modem_uart = open(modem_tty, "r+b", buffering=0)
-            self.modem = Modem(AtEngine(modem_uart), PowerKey(Pin(bus, pinmap.MODEM_PWRKEY_GPIO, Pin.OUT)))
-            self.data_link = PppLink(self.modem, modem_uart, HostPpp)
+            self.modem_line = ModemLine(modem_uart, Pin(bus, pinmap.MODEM_PWRKEY_GPIO, Pin.OUT), HostPpp)
         # Built by the main meter task after boot (firmware/shell/main_meter_task.py); None: not fitted.
         self.main_meter = self._main_meter if os.getenv("PILE_MAIN_METER_TTY") else None
 
@@ -89,7 +85,7 @@ class SimBoard:
     async def network_up(self):
         """With a modem, its data call must be up (OSError while not); the packets then go over the
         host's network, which the world's proxy between pile and broker can cut."""
-        if self.data_link is not None and not self.data_link.isconnected():
+        if self.modem_line is not None and not self.modem_line.isconnected():
             raise OSError(errno.EHOSTUNREACH)
 
     def watchdog(self, timeout_ms):

@@ -7,10 +7,9 @@ the exact body bytes, then the fields, then the id against the ledger, then
 the expiry. Only an authentic command can ever use up an id.
 """
 
-import hashlib
-
 from firmware import cbor_decode
 from firmware.compat import const
+from firmware.mac import hmac_sha256, same_bytes
 
 # Result codes of an ack (docs/cloud-protocol.md).
 DONE = const(0)
@@ -25,7 +24,6 @@ UNKNOWN = const(7)
 MAC_BYTES = const(16)
 KEY_BYTES = const(32)
 LEDGER_SIZE = const(16)
-_BLOCK_BYTES = const(64)
 
 # Command map keys.
 ID = const(0)
@@ -42,36 +40,9 @@ KINDS = ("start", "stop", "config", "query", "reboot", "time")
 _REF_MAX = const(32)
 
 
-def hmac_sha256(key, message):
-    """HMAC-SHA256 (RFC 2104) of ``message`` under ``key`` (MicroPython has no hmac module)."""
-    if len(key) > _BLOCK_BYTES:
-        key = hashlib.sha256(key).digest()
-    inner = bytearray(_BLOCK_BYTES)
-    outer = bytearray(_BLOCK_BYTES)
-    for index in range(_BLOCK_BYTES):
-        byte = key[index] if index < len(key) else 0
-        inner[index] = byte ^ 0x36
-        outer[index] = byte ^ 0x5C
-    digest = hashlib.sha256(inner)
-    digest.update(message)
-    result = hashlib.sha256(outer)
-    result.update(digest.digest())
-    return result.digest()
-
-
 def command_mac(key, pile_id, body):
     """The MAC a command body for ``pile_id`` carries: HMAC-SHA256 over ``"<pile>\\n" + body``, truncated."""
     return hmac_sha256(key, pile_id.encode() + b"\n" + body)[:MAC_BYTES]
-
-
-def same_bytes(a, b):
-    """Compare in time that does not depend on where the first difference is."""
-    if len(a) != len(b):
-        return False
-    difference = 0
-    for index in range(len(a)):
-        difference |= a[index] ^ b[index]
-    return difference == 0
 
 
 def _is_uint(value):

@@ -4,14 +4,15 @@ import asyncio
 import gc
 
 from firmware.shell import clock, settings, tasks
-from firmware.shell.cloud import CloudLink
+from firmware.shell.cloud import COMMAND_MODULES, CloudLink
 from firmware.shell.controller import Controller
 from firmware.shell.log import alarm, log, note
-from firmware.shell.modem_task import modem_loop
+from firmware.shell.modem_task import MODEM_MODULES, modem_loop
 from firmware.shell.store import Store
 from firmware.shell.supervisor import Supervisor
 
 HEAP_SHARE_PER_COLLECT = 48
+BOOT_MODULES = ("firmware.shell.boot",)
 
 
 async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
@@ -22,31 +23,21 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
     formatted here) or after SAFE_BOOTS boots within SAFE_WINDOW_S. Entering
     safe mode forgets those boots, so a reset by hand gets a normal boot.
     The watchdog starts once safe mode is ruled out, so a hang anywhere in
-    the rest of the boot resets the board too. With an ``identity`` (see
+    the rest of the boot resets the board too. ``cfg`` is emptied once the
+    pile's parts have taken their settings from it. With an ``identity`` (see
     firmware/shell/identity.py) the cloud link runs beside the pile's tasks,
     and so does the modem's on a board with one; neither is watched by the
     supervisor, since a dead network must never reset a charging pile.
     """
     board.relays.all_off()
-    # Boot-only code, forgotten once the pile runs (its heap is the running pile's).
-    from firmware.shell import boot
-
     try:
-        store = Store(board.mount_flash(), note)
-        counters = store.counters()
-        clock.restore(counters.get("wall", 0))
-        # The cloud knows records by (boot, seq): a lost counters file must not reuse a boot number.
-        boot.record_boot(counters, clock.wall_s(), cfg["SAFE_BOOTS"], store.last_sent()[1])
-        looping = boot.boot_loop(counters, cfg["SAFE_BOOTS"], cfg["SAFE_WINDOW_S"])
-        if looping:
-            counters["boots"] = []
-        store.save_counters(counters)
+        store, counters, looping = _open_flash(board, cfg)
     except OSError as error:
         alarm("flash_fault", detail=repr(error))
-        await boot.safe_mode(board, "flash fault")
+        await _safe_mode(board, "flash fault")
         return
     if looping:
-        await boot.safe_mode(board, "boot loop")
+        await _safe_mode(board, "boot loop")
         return
     watchdog = board.watchdog(cfg["WDT_TIMEOUT_S"] * 1000)
     try:
@@ -55,10 +46,10 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         alarm("ui_fault", detail=repr(error))
     watchdog.feed()
     try:
-        pile, panel, counters, snapshots, refused = boot.restore_from_flash(store, cfg, clock.now_ms(), clock.wall_s())
+        pile, panel, counters, snapshots, refused = _restore(store, cfg)
     except OSError as error:
         alarm("flash_fault", detail=repr(error))
-        await boot.safe_mode(board, "flash fault")
+        await _safe_mode(board, "flash fault")
         return
     controller = Controller(pile, panel, board.relays, [], store, counters, cfg)
     log(
@@ -72,37 +63,42 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         outbox=store.outbox_count(),
         credit_fen=panel.credit_fen,
     )
-    del boot
-    settings.forget(("firmware.shell.boot",))
     health = tasks.Health()
     health.flash = board.flash
     supervisor = Supervisor(watchdog, cfg["WDT_TIMEOUT_S"] * 1000)
     if identity is not None:
         link = CloudLink(board, identity, store, controller, counters["boot"], cfg, config_path, tls)
         if settings.exists(config_path + ".answer"):
-            # This boot applied (or refused) a config command's change: its answer goes first. Without
-            # room for its code the answer waits on flash for the next boot; the pile runs regardless.
-            gc.collect()
-            try:
-                from firmware.shell.config_update import take_answer
-
-                answer = take_answer(config_path, store)
-            except MemoryError as error:
-                answer = None
-                alarm("cloud_fault", detail="config answer delayed: %r" % (error,))
-            settings.forget(("firmware.shell.config_update", "firmware.cloud.commands", "firmware.cbor_decode"))
+            # This boot applied (or refused) a config command's change: its answer goes first.
+            answer = _config_answer(config_path, store)
             if answer is not None:
                 link.answers.append(answer)
+        settings.intern_names(COMMAND_MODULES)
         asyncio.create_task(link.run())
-    modem = getattr(board, "modem", None)
-    if modem is not None:
+    modem_line = getattr(board, "modem_line", None)
+    if modem_line is not None:
         # Not supervised either: a stuck modem is power-cycled by its own task, never by the watchdog.
         apn = identity["apn"] if identity is not None else None
-        asyncio.create_task(modem_loop(modem, board.data_link, apn, cfg["MODEM_POLL_S"] * 1000))
+        settings.intern_names(MODEM_MODULES)
+        asyncio.create_task(modem_loop(modem_line, apn, cfg["MODEM_POLL_S"] * 1000))
     if getattr(board, "main_meter", None) is not None:  # not supervised: it only reports; loaded past boot's peak
+        from firmware.shell.main_meter_task import READ_MODULES
         from firmware.shell.main_meter_task import start as start_main_meter
 
+        settings.intern_names(READ_MODULES)
         start_main_meter(board, cfg)
+    running = (
+        supervisor.run(),
+        tasks.meter_loop(board.meter, controller, cfg["METER_SCAN_MS"], health, supervisor),
+        tasks.health_loop(board.meter, health),
+        tasks.status_loop(pile, cfg["STATUS_LOG_S"] * 1000),
+        tasks.tick_loop(controller, supervisor),
+        tasks.input_loop(board.keypad, board.coin, controller, supervisor),
+        tasks.ui_loop(board.lcd, board.voice, controller, cfg["NOTICE_S"] * 1000, health, supervisor),
+    )
+    # Every part has taken the settings it needs, so the config dict (about 5 KB on the VM) is emptied:
+    # a stale pointer to it (a coroutine's frame keeps some) then holds an empty dict, not the settings.
+    cfg.clear()
     # Left alone, MicroPython collects only when the heap is full, so garbage spreads over all of it and
     # what the running pile keeps lands anywhere in between: the heap ends in small holes where code
     # loaded for a command or a main meter read finds no room. Collecting after every small share keeps
@@ -110,14 +106,61 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
     gc.collect()
     gc.threshold((gc.mem_free() + gc.mem_alloc()) // HEAP_SHARE_PER_COLLECT)
     try:
-        await asyncio.gather(
-            supervisor.run(),
-            tasks.meter_loop(board.meter, controller, cfg["METER_SCAN_MS"], health, supervisor),
-            tasks.health_loop(board.meter, health),
-            tasks.status_loop(pile, cfg["STATUS_LOG_S"] * 1000),
-            tasks.tick_loop(controller, supervisor),
-            tasks.input_loop(board.keypad, board.coin, controller, supervisor),
-            tasks.ui_loop(board.lcd, board.voice, controller, cfg["NOTICE_S"] * 1000, health, supervisor),
-        )
+        await asyncio.gather(*running)
     finally:
         board.relays.all_off()
+
+
+# Boot-only code (firmware/shell/boot.py, firmware/shell/config_update.py) is used from these plain
+# functions, never from ``run``: a coroutine's frame outlives the boot and keeps whatever its locals and
+# stack held, which would keep that code in the heap after it is forgotten.
+
+
+def _open_flash(board, cfg):
+    """Mount the flash and count this boot: (store, counters, boot looping); OSError on a flash fault."""
+    from firmware.shell import boot
+
+    try:
+        store = Store(board.mount_flash(), note)
+        counters = store.counters()
+        clock.restore(counters.get("wall", 0))
+        # The cloud knows records by (boot, seq): a lost counters file must not reuse a boot number.
+        boot.record_boot(counters, clock.wall_s(), cfg["SAFE_BOOTS"], store.last_sent()[1])
+        looping = boot.boot_loop(counters, cfg["SAFE_BOOTS"], cfg["SAFE_WINDOW_S"])
+        if looping:
+            counters["boots"] = []
+        store.save_counters(counters)
+        return store, counters, looping
+    finally:
+        settings.forget(BOOT_MODULES)
+
+
+def _restore(store, cfg):
+    """The pile, panel, counters and resumed sessions from the flash (firmware/shell/boot.py)."""
+    from firmware.shell import boot
+
+    try:
+        return boot.restore_from_flash(store, cfg, clock.now_ms(), clock.wall_s())
+    finally:
+        settings.forget(BOOT_MODULES)
+
+
+async def _safe_mode(board, reason):
+    from firmware.shell import boot
+
+    await boot.safe_mode(board, reason)
+
+
+def _config_answer(config_path, store):
+    """The answer to the config command this boot applied or refused; None (and an alarm) without the
+    room for its code: the answer then waits on flash for the next boot, and the pile runs regardless."""
+    gc.collect()
+    try:
+        from firmware.shell.config_update import take_answer
+
+        return take_answer(config_path, store)
+    except MemoryError as error:
+        alarm("cloud_fault", detail="config answer delayed: %r" % (error,))
+        return None
+    finally:
+        settings.forget(COMMAND_MODULES)

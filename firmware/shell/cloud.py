@@ -23,8 +23,10 @@ IDLE_POLL_MS = const(250)
 COMMAND_MODULES = (
     "firmware.shell.remote",
     "firmware.cloud.commands",
+    "firmware.mac",
     "firmware.cbor_decode",
     "firmware.shell.config_update",
+    "firmware.shell.json_file",
 )
 
 

@@ -371,7 +371,7 @@ async def test_start_switches_on_a_modem_that_is_off():
 
 
 async def test_ppp_link_puts_ppp_aside_around_at_work_and_ends_the_call():
-    streams = '["uart" if stream is uart else "sink" for stream in link._ppp.streams]'
+    streams = '["uart" if stream is uart else "sink" for stream in link.ppp.streams]'
     async with VmModem() as vm:
         await vm.ok("modem.start()")
         assert await vm.ok('link.up("cmnet")') is True
