@@ -63,5 +63,9 @@ def build(board: str, out_dir: Path) -> dict[str, dict[str, int | str]]:
                 raise SystemExit(f"mpy-cross rejected {relative}:\n{result.stderr}")
         data = target.read_bytes()
         manifest[device_path] = {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    # A source that is gone leaves no .mpy behind to be flashed or imported.
+    for stale in out_dir.rglob("*.mpy"):
+        if stale.relative_to(out_dir).as_posix() not in manifest:
+            stale.unlink()
     stamp.write_text(BUILD_SCHEME)
     return manifest
