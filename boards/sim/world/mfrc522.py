@@ -49,11 +49,9 @@ SOFT_RESET = 0x0F
 TX_IRQ = 0x40
 RX_IRQ = 0x20
 IDLE_IRQ = 0x10
-ERR_IRQ = 0x02
 TIMER_IRQ = 0x01
 CRC_IRQ = 0x04
 PROTOCOL_ERR = 0x01
-CRC_ERR = 0x04
 CRYPTO1_ON = 0x08
 VERSION_2_0 = 0x92
 FIFO_BYTES = 64
@@ -94,8 +92,6 @@ class Mfrc522:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.card: ClassicCard | None = None
-        self.transfers = 0
-        self.card_commands: list[int] = []  # first byte of every frame the card received, for tests
         self._tear_after: int | None = None
         self._reset()
 
@@ -127,7 +123,6 @@ class Mfrc522:
     def transfer(self, mosi: bytes) -> bytes:
         """One chip-select frame: MOSI bytes in, MISO bytes out (as many)."""
         with self._lock:
-            self.transfers += 1
             if not mosi:
                 return b""
             first = mosi[0]
@@ -222,7 +217,6 @@ class Mfrc522:
         if not self._field_on() or not frame:
             self._finish(None)
             return
-        self.card_commands.append(frame[0])
         self._finish(*self._card_answer(frame, tx_last_bits))
 
     def _card_answer(self, frame: bytes, tx_last_bits: int) -> tuple[bytes | None, int]:

@@ -93,7 +93,6 @@ class ClassicCard:
         self.blocks[0][:] = manufacturer_block(uid)
         for sector in range(SECTORS):
             self.blocks[trailer_of(sector)][:] = TRANSPORT_KEY + TRANSPORT_ACCESS + TRANSPORT_KEY
-        self.writes = 0  # completed block writes, for tests that count them
 
     @property
     def uid(self) -> bytes:
@@ -162,7 +161,6 @@ class ClassicCard:
 
     def write(self, block: int, data: bytes) -> None:
         self.blocks[block][:] = data
-        self.writes += 1
 
 
 def manufacturer_block(uid: bytes) -> bytes:
