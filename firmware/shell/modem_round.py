@@ -44,10 +44,7 @@ async def run(line, apn):
     except Exception as error:  # noqa: BLE001 - the modem is not a safety part: report, go on
         alarm("modem_fault", detail=repr(error))
     finally:
-        line.saved = (
-            tuple(getattr(at, name) for name in _AT_STATE),
-            tuple(getattr(modem, name) for name in _MODEM_STATE),
-        )
+        line.saved = (_state(at, _AT_STATE), _state(modem, _MODEM_STATE))
         line.ppp = link.ppp
         at.close()
 
