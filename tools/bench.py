@@ -86,7 +86,8 @@ async def trip(args) -> dict:
             served_at = pile.model.trip_probe_served_at
             latencies_ms.append((opened_at - served_at) * 1000)
             pile.unplug(1)
-            await asyncio.sleep(1.2)
+            # The next trial starts once the display shows port 1 idle again (its stop shown for STOPPED_SHOW_S).
+            await pile.wait_for(lambda: pile.display()[0][:1] == ".", 10, "port 1 idle")
     finally:
         await pile.stop()
     ordered = sorted(latencies_ms)
