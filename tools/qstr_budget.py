@@ -3,15 +3,14 @@
 MicroPython interns every name a module it loads uses, in pools that are never
 freed, each pool twice the size of the one before. On the unix port the first
 six pools hold about 1260 names; the seventh asks for one contiguous block of
-about 14 KB, which a running pile at -X heapsize=96wK never has. So the pile
-interns at boot, while its heap is in one piece, the names of all the code it
-loads later for a while (commands, modem rounds, main meter reads:
-``settings.intern_names``), and the pools boot made must then have room for
-the names the pile makes as it runs (its id's characters, texts it formats).
+about 14 KB, which a running pile at -X heapsize=96wK never has. So the pools
+boot makes must hold the names of all the code the pile loads later for a
+while (commands, modem rounds, main meter reads), with room for the names the
+pile makes as it runs (its id's characters, texts it formats).
 
-``measure`` boots the names as a pile with every part fitted does, then loads
-every other device module, then interns fresh names until the VM needs a new
-pool. It runs from a folder laid out like a board's flash
+``measure`` interns the names a pile with every part fitted has after boot,
+then loads every other device module, then interns fresh names until the VM
+needs a new pool. It runs from a folder laid out like a board's flash
 (boards/sim/world/vm.py), so each module's file name is the device path it
 was compiled with.
 """
@@ -51,11 +50,6 @@ FRESH_NAMES_MAX = 3000
 _SCRIPT = """
 import micropython
 for name in {boot!r}:
-    __import__(name)
-from firmware.shell.cloud import COMMAND_MODULES
-from firmware.shell.main_meter_task import READ_MODULES
-from firmware.shell.modem_task import MODEM_MODULES
-for name in COMMAND_MODULES + MODEM_MODULES + READ_MODULES:
     __import__(name)
 print("stage boot")
 micropython.qstr_info()

@@ -7,7 +7,7 @@ from firmware.shell import clock, settings, tasks
 from firmware.shell.cloud import COMMAND_MODULES, CloudLink
 from firmware.shell.controller import Controller
 from firmware.shell.log import alarm, log, note
-from firmware.shell.modem_task import MODEM_MODULES, modem_loop
+from firmware.shell.modem_task import modem_loop
 from firmware.shell.store import Store
 from firmware.shell.supervisor import Supervisor
 
@@ -73,19 +73,15 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
             answer = _config_answer(config_path, store)
             if answer is not None:
                 link.answers.append(answer)
-        settings.intern_names(COMMAND_MODULES)
         asyncio.create_task(link.run())
     modem_line = getattr(board, "modem_line", None)
     if modem_line is not None:
         # Not supervised either: a stuck modem is power-cycled by its own task, never by the watchdog.
         apn = identity["apn"] if identity is not None else None
-        settings.intern_names(MODEM_MODULES)
         asyncio.create_task(modem_loop(modem_line, apn, cfg["MODEM_POLL_S"] * 1000))
     if getattr(board, "main_meter", None) is not None:  # not supervised: it only reports; loaded past boot's peak
-        from firmware.shell.main_meter_task import READ_MODULES
         from firmware.shell.main_meter_task import start as start_main_meter
 
-        settings.intern_names(READ_MODULES)
         start_main_meter(board, cfg)
     running = (
         supervisor.run(),

@@ -49,24 +49,6 @@ def exists(path):
         return False
 
 
-def intern_names(names):
-    """Import ``names`` once and forget them again, so the names their code uses are interned now.
-
-    MicroPython keeps interned names (qstrs) in pools that only grow, each
-    twice the size of the last. A pool needed after boot, with the heap in
-    pieces, may find no room, and the code that needed it then never loads
-    (tools/qstr_budget.py). Code the running pile loads for a while (a
-    command, a modem round, a main meter read) is therefore loaded once at
-    boot, while the heap is in one piece.
-    """
-    try:
-        for name in names:
-            __import__(name)
-    except MemoryError as error:
-        note("names of %s not interned at boot: %r" % (name, error))
-    forget(names)
-
-
 def forget(names):
     """Drop modules (imported again if ever needed) and collect: their code leaves the heap."""
     for name in names:
