@@ -1,7 +1,7 @@
 """HD44780 character LCD (20x4) behind a PCF8574 I2C backpack, in 4-bit mode.
 
-Backpack wiring (the common one): P0=RS, P1=RW, P2=EN, P3=backlight, P4..P7=D4..D7.
-A whole line goes out in one I2C write: each nibble is the byte with EN high
+Backpack wiring (the common one): P0=RS, P1=RW, P2=_EN, P3=backlight, P4..P7=D4..D7.
+A whole line goes out in one I2C write: each nibble is the byte with _EN high
 then low, the HD44780 latching on the falling edge.
 """
 
@@ -10,9 +10,9 @@ import asyncio
 from firmware.compat import const
 
 RS = const(0x01)
-EN = const(0x04)
-BACKLIGHT = const(0x08)
-ROW_ADDRESS = (0x00, 0x40, 0x14, 0x54)
+_EN = const(0x04)
+_BACKLIGHT = const(0x08)
+_ROW_ADDRESS = const((0x00, 0x40, 0x14, 0x54))
 
 
 class Lcd:
@@ -29,11 +29,11 @@ class Lcd:
     def _put(self, at, value, rs):
         """Queue one byte (two nibbles) into the buffer at ``at``; returns the next offset."""
         buf = self._buf
-        high = (value & 0xF0) | BACKLIGHT | rs
-        low = ((value << 4) & 0xF0) | BACKLIGHT | rs
-        buf[at] = high | EN
+        high = (value & 0xF0) | _BACKLIGHT | rs
+        low = ((value << 4) & 0xF0) | _BACKLIGHT | rs
+        buf[at] = high | _EN
         buf[at + 1] = high
-        buf[at + 2] = low | EN
+        buf[at + 2] = low | _EN
         buf[at + 3] = low
         return at + 4
 
@@ -45,8 +45,8 @@ class Lcd:
         """The HD44780 power-on sequence into 4-bit, 2-line mode, then a clear screen."""
         buf = self._buf
         for nibble, wait_ms in ((0x30, 5), (0x30, 1), (0x30, 1), (0x20, 1)):
-            buf[0] = nibble | BACKLIGHT | EN
-            buf[1] = nibble | BACKLIGHT
+            buf[0] = nibble | _BACKLIGHT | _EN
+            buf[1] = nibble | _BACKLIGHT
             self.i2c.writeto(self.address, memoryview(buf)[:2])
             await asyncio.sleep_ms(wait_ms)
         for value in (0x28, 0x0C, 0x06, 0x01):
@@ -59,7 +59,7 @@ class Lcd:
         if self._shown[row] == text:
             return
         self._shown[row] = text
-        at = self._put(0, 0x80 | ROW_ADDRESS[row], 0)
+        at = self._put(0, 0x80 | _ROW_ADDRESS[row], 0)
         length = len(text)
         for column in range(self.columns):
             code = ord(text[column]) if column < length else 0x20

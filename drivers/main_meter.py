@@ -7,8 +7,10 @@ comes every 15 minutes, and in between the heap belongs to the pile (a TLS
 handshake needs most of what is free). The buffers are made once, here.
 """
 
+from firmware.compat import const
+
 REQUEST_BYTES = 20  # dlt645.REQUEST_BYTES: four wake-up bytes and a read request
-RX_BYTES = 40  # a read reply is at most 28 bytes with its wake-up bytes: more is garbage
+_RX_BYTES = const(40)  # a read reply is at most 28 bytes with its wake-up bytes: more is garbage
 
 
 class MainMeterReading:
@@ -37,7 +39,7 @@ class MainMeterReader:
         self.address = bytearray(b"\xaa\xaa\xaa\xaa\xaa\xaa")
         self.requests_for = bytearray(6)  # the address the requests were built for
         self.requests = [bytearray(REQUEST_BYTES) for _ in range(4)]
-        self.rx = bytearray(RX_BYTES)
+        self.rx = bytearray(_RX_BYTES)
         self.byte = bytearray(1)
         self.values = [0, 0, 0, 0]
         self.errors = {"timeout": 0, "checksum": 0, "garbage": 0, "refused": 0}

@@ -5,7 +5,7 @@ lines in a buffer allocated once; each line is the echo of the command
 (skipped), an information line of the command in progress, its final result
 (OK, ERROR, +CME ERROR: n, +CMS ERROR: n; CONNECT or NO CARRIER for a dial),
 or an unsolicited result code (URC), handed to ``on_urc`` whenever it comes,
-even in the middle of an answer. A line longer than ``LINE_MAX`` or holding a
+even in the middle of an answer. A line longer than ``_LINE_MAX`` or holding a
 byte that is not printable ASCII is rejected, counted and logged, never
 passed on.
 
@@ -19,47 +19,49 @@ from binascii import hexlify
 
 from firmware.compat import const
 
-LINE_MAX = const(384)  # bytes; a whole SMS PDU in hex fits in one line
-CHUNK_BYTES = const(64)
-INFO_MAX = const(16)  # information lines kept per command; more are dropped
+_LINE_MAX = const(384)  # bytes; a whole SMS PDU in hex fits in one line
+_CHUNK_BYTES = const(64)
+_INFO_MAX = const(16)  # information lines kept per command; more are dropped
 _TIMEOUT_MS = const(1000)
 _PROMPT_TIMEOUT_MS = const(5000)
 _WRITE_TIMEOUT_MS = const(1000)
 # Longer than the longest command (a dial), so waiting behind one never looks like a dead modem.
-LOCK_TIMEOUT_MS = const(180000)
-REJECT_LOG_INTERVAL_MS = const(10000)
+_LOCK_TIMEOUT_MS = const(180000)
+_REJECT_LOG_INTERVAL_MS = const(10000)
 _IDLE_MS = const(20)  # pause after a read that returned nothing (a closed pty), instead of spinning
 _REJECT_HEAD_BYTES = const(16)
 
-CR = const(13)
-LF = const(10)
+_CR = const(13)
+_LF = const(10)
 _PROMPT = const(0x3E)  # '>'
-SPACE = const(0x20)
+_SPACE = const(0x20)
 _TILDE = const(0x7E)
-CTRL_Z = b"\x1a"
-ESC = b"\x1b"
+_CTRL_Z = const(b"\x1a")
+_ESC = const(b"\x1b")
 
-URC_PREFIXES = (
-    "+CREG:",
-    "+CEREG:",
-    "+CGREG:",
-    "+CGEV:",
-    "+CPIN:",
-    "+CMTI:",
-    "+CMT:",
-    "+CDS:",
-    "+CFUN:",
-    "+CTZV:",
-    "+CTZE:",
-    "+QIND:",
-    "+QUSIM:",
-    "RING",
-    "RDY",
-    "NO CARRIER",
-    "POWERED DOWN",
-    "SMS DONE",
+_URC_PREFIXES = const(
+    (
+        "+CREG:",
+        "+CEREG:",
+        "+CGREG:",
+        "+CGEV:",
+        "+CPIN:",
+        "+CMTI:",
+        "+CMT:",
+        "+CDS:",
+        "+CFUN:",
+        "+CTZV:",
+        "+CTZE:",
+        "+QIND:",
+        "+QUSIM:",
+        "RING",
+        "RDY",
+        "NO CARRIER",
+        "POWERED DOWN",
+        "SMS DONE",
+    )
 )
-DIAL_FAILURES = ("NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE")
+_DIAL_FAILURES = const(("NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE"))
 
 
 class AtError(Exception):
@@ -82,7 +84,7 @@ class AtTimeout(AtError):
 
 def is_urc(text):
     """True if ``text`` is one of the unsolicited result codes the modem sends on its own."""
-    for prefix in URC_PREFIXES:
+    for prefix in _URC_PREFIXES:
         if text.startswith(prefix):
             return True
     return False
@@ -106,7 +108,7 @@ class AtEngine:
     """Commands and URCs over one stream (a machine.UART on a board, a pty file in the sim).
 
     ``log(kind, **fields)`` receives the rejected-line records (at most one per
-    ``REJECT_LOG_INTERVAL_MS``); ``on_urc(text)`` every URC. Counters for the
+    ``_REJECT_LOG_INTERVAL_MS``); ``on_urc(text)`` every URC. Counters for the
     health log: ``rejected`` lines, ``stray`` final results (a late answer to a
     command that had timed out), ``urcs``.
     """
@@ -118,9 +120,9 @@ class AtEngine:
         self.on_urc = None
         self._lock = asyncio.Lock()
         self._event = asyncio.Event()
-        self._line = bytearray(LINE_MAX)
+        self._line = bytearray(_LINE_MAX)
         self._view = memoryview(self._line)
-        self._chunk = bytearray(CHUNK_BYTES)
+        self._chunk = bytearray(_CHUNK_BYTES)
         self._length = 0
         self._bad = False
         self._task = None
@@ -141,7 +143,7 @@ class AtEngine:
         self.urcs = 0
 
     async def command(self, command, timeout_ms=_TIMEOUT_MS, expect=None, connect=False):
-        """Send ``command`` (without CR) and return its information lines, a list of str.
+        """Send ``command`` (without _CR) and return its information lines, a list of str.
 
         ``expect`` is the prefix of the information lines (e.g. "+CSQ:"); any
         other line during the command is a URC. Without it, every line that is
@@ -165,7 +167,7 @@ class AtEngine:
         """Send ``command``, wait for the "> " prompt, then ``body`` (bytes) and Ctrl-Z (an SMS).
 
         Returns the information lines of the final answer. An error instead of
-        the prompt raises AtError; no prompt in time sends ESC (the modem drops
+        the prompt raises AtError; no prompt in time sends _ESC (the modem drops
         the half-typed input) and raises AtTimeout.
         """
         await self._acquire(command)
@@ -178,14 +180,14 @@ class AtEngine:
             try:
                 await self._wait(command, prompt_timeout_ms)
             except AtTimeout:
-                await self._write(ESC, command)  # the modem drops the half-typed input
+                await self._write(_ESC, command)  # the modem drops the half-typed input
                 raise
             if not self._prompted:
                 return self._result(command)
             # With echo on the modem types the body back; that line is echo too.
             self._echo = body.decode()
             self._event.clear()
-            await self._write(body + CTRL_Z, command)
+            await self._write(body + _CTRL_Z, command)
             await self._wait(command, timeout_ms)
             return self._result(command)
         finally:
@@ -232,7 +234,7 @@ class AtEngine:
 
     async def _acquire(self, command):
         try:
-            await asyncio.wait_for_ms(self._lock.acquire(), LOCK_TIMEOUT_MS)
+            await asyncio.wait_for_ms(self._lock.acquire(), _LOCK_TIMEOUT_MS)
         except asyncio.TimeoutError:  # noqa: UP041 - MicroPython has no builtin TimeoutError
             raise AtTimeout(command, "busy") from None
 
@@ -295,20 +297,20 @@ class AtEngine:
         line = self._line
         for index in range(count):
             byte = chunk[index]
-            if byte == CR or byte == LF:
+            if byte == _CR or byte == _LF:
                 if self._length:
                     self._end_line()
                     if self._stop:
                         return  # CONNECT: the rest is PPP's
                 continue
-            if self._length < LINE_MAX:
+            if self._length < _LINE_MAX:
                 line[self._length] = byte
                 self._length += 1
             else:
                 self._bad = True
-            if byte < SPACE or byte > _TILDE:
+            if byte < _SPACE or byte > _TILDE:
                 self._bad = True
-            elif self._prompt_wanted and self._length == 2 and byte == SPACE and line[0] == _PROMPT:
+            elif self._prompt_wanted and self._length == 2 and byte == _SPACE and line[0] == _PROMPT:
                 # "> " comes without a line end: it is the whole prompt.
                 self._length = 0
                 self._prompt_wanted = False
@@ -340,10 +342,10 @@ class AtEngine:
             self.data_mode = True
             self._stop = True
             self._finish(text)
-        elif self._connect and text in DIAL_FAILURES:
+        elif self._connect and text in _DIAL_FAILURES:
             self._finish(text)
         elif text.startswith(self._expect) if self._expect else not is_urc(text):
-            if len(self._info) < INFO_MAX:
+            if len(self._info) < _INFO_MAX:
                 self._info.append(text)
         else:
             self._urc(text)
@@ -367,7 +369,7 @@ class AtEngine:
         self.rejected += 1
         now = time.ticks_ms()
         last = self._reject_logged_ms
-        if self._log is None or (last is not None and time.ticks_diff(now, last) < REJECT_LOG_INTERVAL_MS):
+        if self._log is None or (last is not None and time.ticks_diff(now, last) < _REJECT_LOG_INTERVAL_MS):
             return
         self._reject_logged_ms = now
         head = hexlify(bytes(self._line[: min(length, _REJECT_HEAD_BYTES)])).decode()

@@ -6,7 +6,9 @@ file that fails validation is rejected as a whole (a half-applied price list
 is worse than the defaults) and every problem is reported.
 """
 
-TARIFF_MODES = ("time", "tier", "energy")
+from firmware.compat import const
+
+_TARIFF_MODES = const(("time", "tier", "energy"))
 
 # name: (default, minimum, maximum); lists are checked by their own rules below.
 LIMITS = {
@@ -69,7 +71,7 @@ LIMITS = {
 }
 
 CHOICES = {
-    "TARIFF_MODE": ("time", TARIFF_MODES),
+    "TARIFF_MODE": ("time", _TARIFF_MODES),
     "METER_PROFILE": ("mc10", ("mc10", "sdm120")),
     "FREE_MODE": (False, (False, True)),
 }

@@ -19,7 +19,7 @@ _QUERY = const(1)
 _STOP = const(2)
 
 _DIGITS_MAX = const(2)
-ENTRY_PREFIX = ("Port ", "Ask port ", "Stop port ")
+_ENTRY_PREFIX = const(("Port ", "Ask port ", "Stop port "))
 PAID_PROMPTS = (prompts.STARTED, prompts.QUEUED, prompts.ADDED)
 
 
@@ -41,7 +41,7 @@ class FrontPanel:
     def entry(self):
         """What is being typed, for the display (empty when nothing is)."""
         if self.digit_count:
-            return ENTRY_PREFIX[self.mode] + str(self.digits) + "_"
+            return _ENTRY_PREFIX[self.mode] + str(self.digits) + "_"
         if self.mode == _QUERY:
             return "Ask: port no. #"
         if self.mode == _STOP:

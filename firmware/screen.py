@@ -1,19 +1,20 @@
 """What the 20x4 display shows, composed from the core's state (pure)."""
 
 from firmware import prompts
+from firmware.compat import const
 from firmware.pile import format_fen
 from firmware.port import CHARGING, IDLE, QUEUED, STOPPED, WAIT_PLUG
 from firmware.ticks import since_ms
 
 STATE_LETTERS = {IDLE: ".", QUEUED: "Q", WAIT_PLUG: "W", CHARGING: "C", STOPPED: "S"}
-STALE_LETTER = "E"
+_STALE_LETTER = const("E")
 
 
 def status_line(pile, now_ms):
     """One letter per port (. idle, Q queued, W waiting for plug, C charging, S stopped, E no reading) and total W."""
     letters = ""
     for port in pile.ports:
-        letters += STATE_LETTERS[port.state] if port.fresh(now_ms) else STALE_LETTER
+        letters += STATE_LETTERS[port.state] if port.fresh(now_ms) else _STALE_LETTER
     return "%s %5dW" % (letters, pile.total_w())
 
 

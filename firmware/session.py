@@ -1,8 +1,9 @@
 """One resident's paid session on a port: its money, energy and tier."""
 
+from firmware.compat import const
 from firmware.tariff import MFEN_PER_FEN, NO_TIER
 
-REFUNDABLE_METHODS = ("card", "qr")
+_REFUNDABLE_METHODS = const(("card", "qr"))
 
 
 class Session:
@@ -81,7 +82,7 @@ class Session:
         used = self.used_mfen // MFEN_PER_FEN
         if used > paid:
             used = paid
-        returned = paid - used if self.method in REFUNDABLE_METHODS else 0
+        returned = paid - used if self.method in _REFUNDABLE_METHODS else 0
         return paid, used, returned
 
 

@@ -14,9 +14,16 @@ would be; the firmware never formats it (the world provisions it).
 """
 
 import asyncio
+import errno
+import select
 import socket
 import time
 from binascii import hexlify
+
+from firmware.compat import const
+
+_SPI_TIMEOUT_MS = const(1000)
+_SPI_POLL_MS = const(5)
 
 
 class PtyUart:
@@ -41,6 +48,41 @@ class PtyUart:
     def txdone(self):
         """True once the last byte written would be on the wire."""
         return time.ticks_diff(time.ticks_ms(), self._tx_done_ms) >= 0
+
+
+class SPI:
+    """machine.SPI to a chip the host emulates, over a pty (boards/sim/world/spi_link.py).
+
+    Each ``write_readinto`` is one chip-select frame: a length byte and the
+    MOSI bytes go out, and the call returns once as many MISO bytes are back,
+    as a real transfer returns once it has clocked them. OSError (ETIMEDOUT)
+    if the host never answers.
+    """
+
+    def __init__(self, path):
+        self._file = open(path, "r+b", buffering=0)
+        self._head = bytearray(1)
+        self._poller = select.poll()
+        self._poller.register(self._file, select.POLLIN)
+
+    def write_readinto(self, write_buf, read_buf):
+        length = len(write_buf)
+        if length > 255 or len(read_buf) < length:
+            raise ValueError("SPI frame too long")
+        self._head[0] = length
+        self._file.write(self._head)
+        self._file.write(write_buf)
+        view = memoryview(read_buf)
+        got = 0
+        started = time.ticks_ms()
+        while got < length:
+            count = self._file.readinto(view[got:length])
+            if count:
+                got += count
+            elif time.ticks_diff(time.ticks_ms(), started) > _SPI_TIMEOUT_MS:
+                raise OSError(errno.ETIMEDOUT)
+            else:
+                self._poller.poll(_SPI_POLL_MS)
 
 
 class PinBus:

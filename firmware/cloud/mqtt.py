@@ -1,6 +1,6 @@
 """MQTT 3.1.1 client for the pile, on asyncio streams (MicroPython and CPython).
 
-Chosen over MQTT 5 for its bytes: a PUBLISH carries no properties, and the
+Chosen over MQTT 5 for its bytes: a _PUBLISH carries no properties, and the
 pile needs nothing 5 adds. QoS 1 with one message in flight, so the outbox is
 delivered in order and a record is deleted only after its PUBACK. A Last Will
 marks the pile offline if its link dies. Every wait on the broker has a
@@ -16,14 +16,14 @@ import time
 from firmware.compat import const
 
 CONNECT = const(0x10)
-CONNACK = const(0x20)
-PUBLISH = const(0x30)
+_CONNACK = const(0x20)
+_PUBLISH = const(0x30)
 PUBACK = const(0x40)
-SUBSCRIBE = const(0x82)
-SUBACK = const(0x90)
-PINGREQ = const(0xC0)
-PINGRESP = const(0xD0)
-DISCONNECT = const(0xE0)
+_SUBSCRIBE = const(0x82)
+_SUBACK = const(0x90)
+_PINGREQ = const(0xC0)
+_PINGRESP = const(0xD0)
+_DISCONNECT = const(0xE0)
 
 _MAX_PACKET = const(16384)
 BACKOFF_MIN_MS = const(1000)
@@ -101,8 +101,8 @@ class MqttClient:
         header = _string("MQTT") + bytes((4, flags)) + struct.pack(">H", self.keepalive_s)
         await self._send(CONNECT, header + payload)
         kind, body = await self._wait(self._read_packet())
-        if kind != CONNACK or len(body) != 2:
-            raise MqttError("expected CONNACK")
+        if kind != _CONNACK or len(body) != 2:
+            raise MqttError("expected _CONNACK")
         if body[1]:
             raise MqttError("broker refused the connection, code %d" % body[1])
         self.connected = True
@@ -118,7 +118,7 @@ class MqttClient:
             packet_id = self._packet_id()
             body += struct.pack(">H", packet_id)
             event = self._acks[packet_id] = asyncio.Event()
-        await self._send(PUBLISH | flags, body + payload)
+        await self._send(_PUBLISH | flags, body + payload)
         if qos:
             try:
                 await self._wait(event.wait())
@@ -127,10 +127,10 @@ class MqttClient:
             self._check_open()
 
     async def subscribe(self, topic):
-        """Subscribe to ``topic`` with QoS 1 and wait for the SUBACK."""
+        """Subscribe to ``topic`` with QoS 1 and wait for the _SUBACK."""
         packet_id = self._packet_id()
         event = self._acks[packet_id] = asyncio.Event()
-        await self._send(SUBSCRIBE, struct.pack(">H", packet_id) + _string(topic) + b"\x01")
+        await self._send(_SUBSCRIBE, struct.pack(">H", packet_id) + _string(topic) + b"\x01")
         try:
             await self._wait(event.wait())
         finally:
@@ -140,12 +140,12 @@ class MqttClient:
     async def disconnect(self):
         """Say goodbye (the will is not sent) and close."""
         try:
-            await self._send(DISCONNECT, b"")
+            await self._send(_DISCONNECT, b"")
         finally:
             await self.close()
 
     async def close(self):
-        """Drop the connection without DISCONNECT (the broker then sends the will)."""
+        """Drop the connection without _DISCONNECT (the broker then sends the will)."""
         self.connected = False
         # Whoever waits for an acknowledgement wakes now and finds the link gone.
         for event in self._acks.values():
@@ -201,13 +201,13 @@ class MqttClient:
             while True:
                 kind, body = await self._read_packet()
                 kind_type = kind & 0xF0
-                if kind_type in (PUBACK, SUBACK) and len(body) >= 2:
+                if kind_type in (PUBACK, _SUBACK) and len(body) >= 2:
                     event = self._acks.get(struct.unpack(">H", body[:2])[0])
                     if event is not None:
                         event.set()
-                elif kind_type == PINGRESP:
+                elif kind_type == _PINGRESP:
                     self._pong.set()
-                elif kind_type == PUBLISH:
+                elif kind_type == _PUBLISH:
                     await self._deliver(kind, body)
                 else:
                     raise MqttError("unexpected packet 0x%02x" % kind)
@@ -230,7 +230,7 @@ class MqttClient:
                 print("mqtt: on_message failed: %r" % (error,))
 
     async def _keep_alive(self):
-        """PINGREQ once the link was quiet for three quarters of the keepalive; no PINGRESP in time
+        """_PINGREQ once the link was quiet for three quarters of the keepalive; no _PINGRESP in time
         closes the link. Any packet sent counts as a sign of life, so a busy link pays no pings."""
         period_ms = self.keepalive_s * 750
         while self.connected:
@@ -240,7 +240,7 @@ class MqttClient:
                 continue
             self._pong.clear()
             try:
-                await self._send(PINGREQ, b"")
+                await self._send(_PINGREQ, b"")
                 await self._wait(self._pong.wait())
             except (OSError, MqttError):
                 await self.close()

@@ -3,6 +3,7 @@
 import asyncio
 import gc
 
+from firmware.compat import const
 from firmware.shell import clock, settings, tasks
 from firmware.shell.cloud import COMMAND_MODULES, CloudLink
 from firmware.shell.controller import Controller
@@ -11,8 +12,8 @@ from firmware.shell.modem_task import modem_loop
 from firmware.shell.store import Store
 from firmware.shell.supervisor import Supervisor
 
-HEAP_SHARE_PER_COLLECT = 48
-BOOT_MODULES = ("firmware.shell.boot",)
+_HEAP_SHARE_PER_COLLECT = const(48)
+_BOOT_MODULES = const(("firmware.shell.boot",))
 
 
 async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
@@ -100,7 +101,7 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
     # loaded for a command or a main meter read finds no room. Collecting after every small share keeps
     # the pile's long-lived objects packed low and the top of the heap in one piece.
     gc.collect()
-    gc.threshold((gc.mem_free() + gc.mem_alloc()) // HEAP_SHARE_PER_COLLECT)
+    gc.threshold((gc.mem_free() + gc.mem_alloc()) // _HEAP_SHARE_PER_COLLECT)
     try:
         await asyncio.gather(*running)
     finally:
@@ -128,7 +129,7 @@ def _open_flash(board, cfg):
         store.save_counters(counters)
         return store, counters, looping
     finally:
-        settings.forget(BOOT_MODULES)
+        settings.forget(_BOOT_MODULES)
 
 
 def _restore(store, cfg):
@@ -138,7 +139,7 @@ def _restore(store, cfg):
     try:
         return boot.restore_from_flash(store, cfg, clock.now_ms(), clock.wall_s())
     finally:
-        settings.forget(BOOT_MODULES)
+        settings.forget(_BOOT_MODULES)
 
 
 async def _safe_mode(board, reason):

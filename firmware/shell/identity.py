@@ -9,7 +9,7 @@ from firmware.compat import const
 from firmware.shell.json_file import read_json
 from firmware.shell.log import alarm, note
 
-DEFAULT_APN = "cmiot"
+_DEFAULT_APN = const("cmiot")
 _PILE_ID_MAX = const(32)
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
@@ -62,7 +62,7 @@ def load_identity(path):
     if errors:
         return None
     # The SIM's access point name: the carrier's usual IoT one unless the identity names another.
-    identity.setdefault("apn", DEFAULT_APN)
+    identity.setdefault("apn", _DEFAULT_APN)
     return identity
 
 

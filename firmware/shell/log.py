@@ -7,7 +7,9 @@ in a short queue that the cloud link sends up (``alarms``).
 
 import json
 
-ALARMS_KEPT = 16
+from firmware.compat import const
+
+_ALARMS_KEPT = const(16)
 
 # (alarm, port, detail) waiting for the cloud link; the oldest go first when it is full.
 alarms: list = []
@@ -27,6 +29,6 @@ def note(message):
 def alarm(name, port=0, detail="", **fields):
     """Log an alarm and queue it for the cloud (``port`` 0 is the whole pile)."""
     log("alarm", alarm=name, port=port, detail=detail, **fields)
-    if len(alarms) >= ALARMS_KEPT:
+    if len(alarms) >= _ALARMS_KEPT:
         alarms.pop(0)
     alarms.append((name, port, detail))

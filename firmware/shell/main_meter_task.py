@@ -19,7 +19,7 @@ from firmware.shell.log import alarm, log
 from firmware.shell.settings import forget
 
 _ERROR_LOG_MS = const(3600000)
-READ_MODULES = ("drivers.main_meter_read", "drivers.dlt645")
+_READ_MODULES = const(("drivers.main_meter_read", "drivers.dlt645"))
 
 
 def start(board, cfg):
@@ -41,7 +41,7 @@ async def _read(meter):
         meter.last_error = repr(error)
         return False
     finally:
-        forget(READ_MODULES)
+        forget(_READ_MODULES)
 
 
 async def _loop(meter, period_ms):

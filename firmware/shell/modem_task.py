@@ -13,15 +13,18 @@ Nothing ends this task.
 import asyncio
 import gc
 
+from firmware.compat import const
 from firmware.shell.log import alarm
 from firmware.shell.settings import forget
 
-MODEM_MODULES = (
-    "firmware.shell.modem_round",
-    "drivers.modem",
-    "drivers.modem_at",
-    "drivers.modem_ppp",
-    "drivers.modem_replies",
+_MODEM_MODULES = const(
+    (
+        "firmware.shell.modem_round",
+        "drivers.modem",
+        "drivers.modem_at",
+        "drivers.modem_ppp",
+        "drivers.modem_replies",
+    )
 )
 
 
@@ -42,5 +45,5 @@ async def modem_loop(line, apn, poll_ms):
         except MemoryError as error:
             alarm("modem_fault", detail="round skipped: %r" % (error,))
         finally:
-            forget(MODEM_MODULES)
+            forget(_MODEM_MODULES)
         await asyncio.sleep_ms(poll_ms)

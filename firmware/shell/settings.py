@@ -12,13 +12,16 @@ import gc
 import os
 import sys
 
+from firmware.compat import const
 from firmware.shell.log import note
 
-READERS = (
-    "firmware.shell.identity",
-    "firmware.config",
-    "firmware.shell.json_file",
-    "firmware.shell.config_update",
+_READERS = const(
+    (
+        "firmware.shell.identity",
+        "firmware.config",
+        "firmware.shell.json_file",
+        "firmware.shell.config_update",
+    )
 )
 
 
@@ -36,7 +39,7 @@ def load(config_path, identity_path):
 
         apply_staged(config, config_path)
     cfg = config.load(read_json(config_path, "config", "field defaults"), note)
-    forget(READERS)
+    forget(_READERS)
     return cfg, identity, tls
 
 

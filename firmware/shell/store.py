@@ -27,13 +27,14 @@ import errno
 import json
 import os
 
+from firmware.compat import const
 from firmware.shell.settings import exists
 
-COUNTERS = "counters.json"
-COMMANDS = "commands.json"
-LAST_SENT = "sent.json"
-SESSIONS = "sessions"
-OUTBOX = "outbox"
+_COUNTERS = const("counters.json")
+_COMMANDS = const("commands.json")
+_LAST_SENT = const("sent.json")
+_SESSIONS = const("sessions")
+_OUTBOX = const("outbox")
 
 
 class Store:
@@ -42,7 +43,7 @@ class Store:
     def __init__(self, root, log):
         self.root = root
         self.log = log
-        for folder in (root, root + "/" + SESSIONS, root + "/" + OUTBOX):
+        for folder in (root, root + "/" + _SESSIONS, root + "/" + _OUTBOX):
             if not exists(folder):
                 os.mkdir(folder)
         self._outbox = None
@@ -75,24 +76,24 @@ class Store:
 
     def counters(self):
         """The counters record (an empty dict on a fresh flash)."""
-        record = self._read(self.root + "/" + COUNTERS)
+        record = self._read(self.root + "/" + _COUNTERS)
         return record if isinstance(record, dict) else {}
 
     def save_counters(self, record):
         """Replace the counters record."""
-        self._write(self.root + "/" + COUNTERS, record)
+        self._write(self.root + "/" + _COUNTERS, record)
 
     def commands(self):
         """The command ledger's record (firmware/cloud/commands.py), or None on a fresh flash."""
-        return self._read(self.root + "/" + COMMANDS)
+        return self._read(self.root + "/" + _COMMANDS)
 
     def save_commands(self, record):
         """Replace the command ledger's record."""
-        self._write(self.root + "/" + COMMANDS, record)
+        self._write(self.root + "/" + _COMMANDS, record)
 
     def sessions(self):
         """[(port, snapshot)] of the sessions saved as running; interrupted stops are cleaned up."""
-        folder = self.root + "/" + SESSIONS
+        folder = self.root + "/" + _SESSIONS
         found = []
         for name in sorted(os.listdir(folder)):
             path = folder + "/" + name
@@ -112,22 +113,22 @@ class Store:
 
     def save_session(self, port, snapshot):
         """Replace port ``port``'s session record."""
-        self._write("%s/%s/%d.json" % (self.root, SESSIONS, port), snapshot)
+        self._write("%s/%s/%d.json" % (self.root, _SESSIONS, port), snapshot)
 
     def set_aside_session(self, port):
         """Keep a session record the firmware could not use as ``.bad``, for the installer."""
-        path = "%s/%s/%d.json" % (self.root, SESSIONS, port)
+        path = "%s/%s/%d.json" % (self.root, _SESSIONS, port)
         if exists(path):
             os.rename(path, path + ".bad")
 
     def drop_session(self, port):
         """Remove port ``port``'s session record (its order is already in the outbox)."""
-        path = "%s/%s/%d.json" % (self.root, SESSIONS, port)
+        path = "%s/%s/%d.json" % (self.root, _SESSIONS, port)
         if exists(path):
             os.remove(path)
 
     def _order_path(self, number):
-        return "%s/%s/%08d.json" % (self.root, OUTBOX, number)
+        return "%s/%s/%08d.json" % (self.root, _OUTBOX, number)
 
     def put_order(self, order):
         """Add an order to the outbox (replacing a copy a cut left half-done)."""
@@ -141,13 +142,13 @@ class Store:
         """The broker has order ``number``: it leaves the outbox and becomes the last sent (one rename)."""
         path = self._order_path(number)
         if exists(path):
-            os.rename(path, self.root + "/" + LAST_SENT)
+            os.rename(path, self.root + "/" + _LAST_SENT)
             if self._outbox is not None:
                 self._outbox -= 1
 
     def last_sent(self):
         """(order number, boot) of the last order the broker acknowledged; (0, 0) if none or unreadable."""
-        record = self._read(self.root + "/" + LAST_SENT)
+        record = self._read(self.root + "/" + _LAST_SENT)
         if not isinstance(record, dict):
             return 0, 0
         number = record.get("no")
@@ -164,7 +165,7 @@ class Store:
 
     def order_numbers(self):
         """The numbers of the orders in the outbox, ascending."""
-        folder = self.root + "/" + OUTBOX
+        folder = self.root + "/" + _OUTBOX
         return sorted(int(name[:-5]) for name in os.listdir(folder) if name.endswith(".json"))
 
     def order(self, number):
@@ -177,12 +178,12 @@ class Store:
     def outbox_count(self):
         """How many orders wait in the outbox."""
         if self._outbox is None:
-            self._outbox = len([n for n in os.listdir(self.root + "/" + OUTBOX) if n.endswith(".json")])
+            self._outbox = len([n for n in os.listdir(self.root + "/" + _OUTBOX) if n.endswith(".json")])
         return self._outbox
 
     def orders(self):
         """Every order in the outbox, oldest first."""
-        folder = self.root + "/" + OUTBOX
+        folder = self.root + "/" + _OUTBOX
         found = []
         for name in sorted(os.listdir(folder)):
             if name.endswith(".json"):

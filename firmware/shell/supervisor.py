@@ -9,13 +9,14 @@ so a meter read that waits out its Modbus timeouts is not mistaken for a hang.
 
 import asyncio
 
+from firmware.compat import const
 from firmware.shell.log import alarm
 
 METER = 0
 TICK = 1
 INPUTS = 2
 UI = 3
-TASK_NAMES = ("meter", "tick", "inputs", "ui")
+_TASK_NAMES = const(("meter", "tick", "inputs", "ui"))
 
 
 class Supervisor:
@@ -24,8 +25,8 @@ class Supervisor:
     def __init__(self, watchdog, timeout_ms):
         self.watchdog = watchdog
         self.period_ms = timeout_ms // 4
-        self.beats = bytearray(len(TASK_NAMES))
-        self._before = bytearray(len(TASK_NAMES))
+        self.beats = bytearray(len(_TASK_NAMES))
+        self._before = bytearray(len(_TASK_NAMES))
 
     def beat(self, task):
         """Called by ``task`` on every loop."""
@@ -35,7 +36,7 @@ class Supervisor:
         """One check period ends: feed the watchdog if every task beat lately; the silent ones."""
         beats = self.beats
         before = self._before
-        silent = [TASK_NAMES[task] for task in range(len(beats)) if not (beats[task] or before[task])]
+        silent = [_TASK_NAMES[task] for task in range(len(beats)) if not (beats[task] or before[task])]
         if not silent:
             self.watchdog.feed()
         for task in range(len(beats)):

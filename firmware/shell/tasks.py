@@ -10,17 +10,18 @@ import gc
 import time
 
 from firmware import screen
+from firmware.compat import const
 from firmware.port import STATE_NAMES
 from firmware.shell.clock import now_ms, wall_s
 from firmware.shell.log import alarm, log
 from firmware.shell.supervisor import INPUTS, METER, TICK, UI
 
-TICK_MS = 100
-INPUT_SCAN_MS = 20
-UI_REFRESH_MS = 250
-VOICE_GAP_MS = 1200
-VOICE_QUEUE_MAX = 4
-HEALTH_LOG_MS = 5000
+_TICK_MS = const(100)
+_INPUT_SCAN_MS = const(20)
+_UI_REFRESH_MS = const(250)
+_VOICE_GAP_MS = const(1200)
+_VOICE_QUEUE_MAX = const(4)
+_HEALTH_LOG_MS = const(5000)
 
 
 async def status_loop(pile, period_ms):
@@ -91,7 +92,7 @@ async def health_loop(meter, health):
     ``heap_peak`` is the most the allocator had handed out (garbage included).
     """
     while True:
-        await asyncio.sleep_ms(HEALTH_LOG_MS)
+        await asyncio.sleep_ms(_HEALTH_LOG_MS)
         gc.collect()
         log(
             "health",
@@ -118,7 +119,7 @@ async def tick_loop(controller, supervisor):
     while True:
         supervisor.beat(TICK)
         controller.tick(now_ms(), wall_s())
-        await asyncio.sleep_ms(TICK_MS)
+        await asyncio.sleep_ms(_TICK_MS)
 
 
 async def input_loop(keypad, coin, controller, supervisor):
@@ -131,26 +132,26 @@ async def input_loop(keypad, coin, controller, supervisor):
         coins = coin.take_coins()
         if coins:
             controller.coins(now_ms(), coins)
-        await asyncio.sleep_ms(INPUT_SCAN_MS)
+        await asyncio.sleep_ms(_INPUT_SCAN_MS)
 
 
 async def ui_loop(lcd, voice, controller, notice_ms, health, supervisor):
     """Refresh the display and play queued prompts, one at a time."""
     queue = controller.voice_queue
-    last_voice = time.ticks_add(time.ticks_ms(), -VOICE_GAP_MS)
+    last_voice = time.ticks_add(time.ticks_ms(), -_VOICE_GAP_MS)
     ui_ok = True
     while True:
         supervisor.beat(UI)
         now = now_ms()
         rows = screen.lines(controller.pile, controller.panel, now, notice_ms, controller.failed)
-        while len(queue) > VOICE_QUEUE_MAX:
+        while len(queue) > _VOICE_QUEUE_MAX:
             queue.pop(0)
         since_voice = time.ticks_diff(time.ticks_ms(), last_voice)
         # The display and voice are not safety parts: a failing one is reported, charging goes on.
         try:
             for row in range(4):
                 lcd.show(row, rows[row])
-            if queue and (since_voice >= VOICE_GAP_MS or since_voice < 0):
+            if queue and (since_voice >= _VOICE_GAP_MS or since_voice < 0):
                 voice.play(queue.pop(0))
                 last_voice = time.ticks_ms()
             ui_ok = True
@@ -159,4 +160,4 @@ async def ui_loop(lcd, voice, controller, notice_ms, health, supervisor):
                 alarm("ui_fault", detail=repr(error))
             ui_ok = False
         health.sample_heap()
-        await asyncio.sleep_ms(UI_REFRESH_MS)
+        await asyncio.sleep_ms(_UI_REFRESH_MS)

@@ -14,8 +14,7 @@ import json
 from boards.sim.world.modem import ModemEmulator
 from boards.sim.world.pinwire import PinWire
 from boards.sim.world.serial_link import SerialLink
-from boards.sim.world.vm import DEFAULT_HEAP, micropython_executable
-from tools.mpy_build import ROOT
+from tests.sim.driver_vm import DriverVm
 
 BAUD = 115200
 PWRKEY_GPIO = 37
@@ -29,7 +28,6 @@ EMULATOR_TIMING = {
 }
 MODEM_OPTIONS = {"guard_ms": 100, "max_misses": 2, "sync_tries": 3}
 KEY_OPTIONS = {"on_press_ms": 60, "off_press_ms": 150, "shutdown_ms": 300, "settle_ms": 20, "boot_ms": 500}
-REPLY_TIMEOUT_S = 5.0
 # 2025-03-01 08:30:15 UTC.
 NETWORK_TIME_S = 1740817815
 
@@ -102,7 +100,7 @@ class VmModem:
         self.link = None
         self.emulator = None
         self.pinwire = None
-        self.process = None
+        self.vm = None
 
     async def __aenter__(self):
         self.link = SerialLink(BAUD)
@@ -113,40 +111,20 @@ class VmModem:
         await self.pinwire.start()
         self.pinwire.on_output(PWRKEY_GPIO, self.emulator.pwrkey_output)
         options = json.dumps({"modem": MODEM_OPTIONS, "key": KEY_OPTIONS})
-        self.process = await asyncio.create_subprocess_exec(
-            micropython_executable(),
-            "-X",
-            f"heapsize={DEFAULT_HEAP}",
-            "-c",
-            _HARNESS,
-            self.link.device_path,
-            f"127.0.0.1:{self.pinwire.port}",
-            options,
-            cwd=ROOT,
-            env={"MICROPYPATH": f".frozen:{ROOT}"},
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        self.vm = DriverVm(_HARNESS, self.link.device_path, f"127.0.0.1:{self.pinwire.port}", options)
+        await self.vm.start()
         await self.ok("None")
         return self
 
     async def __aexit__(self, *_exc):
-        if self.process.returncode is None:
-            self.process.kill()
-        await self.process.wait()
+        await self.vm.stop()
         await self.pinwire.close()
         self.emulator.close()
         self.link.close()
 
     async def call(self, expression):
         """Evaluate ``expression`` in the VM; the JSON reply."""
-        self.process.stdin.write(expression.encode() + b"\n")
-        await self.process.stdin.drain()
-        line = await asyncio.wait_for(self.process.stdout.readline(), REPLY_TIMEOUT_S)
-        if not line:
-            raise AssertionError((await self.process.stderr.read()).decode())
-        reply = json.loads(line)
+        reply = await self.vm.call(expression)
         assert "crash" not in reply, reply
         return reply
 
