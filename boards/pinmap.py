@@ -12,3 +12,4 @@ KEYPAD_COL_GPIOS = (14, 21, 47, 48)
 LCD_I2C_ADDRESS = 0x27
 MODEM_PWRKEY_GPIO = 37
 MAIN_METER_DE_GPIO = 46
+CARD_CS_GPIO = 0  # the MFRC522 NSS in the virtual pile; the ESP32-S3 board has no reader yet (its README)

@@ -14,9 +14,11 @@ Wiring, in the bridge's process::
 The API (stable; the HTTP API builds on it):
 
 - ``send(pile, kind, args, ttl_s=DEFAULT_TTL_S) -> int``: kinds and args in ``commands.KINDS`` (start:
-  port, credit, reference; stop: port; query, reboot, time: none); ``config`` goes through
-  ``configure``. The command is committed before it is published (QoS 1 to ``pile/<pile>/down/cmd``);
-  raises ``pile_keys.UnknownPile`` (no key for the pile) or ``ValueError`` (bad arguments).
+  port, credit, reference; stop: port; query, reboot, time: none; cards: block, unblock, lists of card
+  UIDs, and settled, [UID, order no] pairs, which ``card_status`` makes with the blacklist and the desk's
+  unlocks); ``config`` goes through ``configure``. The command is committed before it is published (QoS
+  1 to ``pile/<pile>/down/cmd``); raises ``pile_keys.UnknownPile`` (no key for the pile) or ``ValueError``
+  (bad arguments).
 - ``configure(pile, settings, ttl_s=CONFIG_TTL_S) -> (version, command id or None)``: a new desired
   config version (``config_shadow``) and the command carrying what the pile lacks of it.
 - ``status(pile, command_id) -> commands.Command | None``.

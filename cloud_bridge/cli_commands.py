@@ -181,8 +181,8 @@ def add_commands(command) -> None:
     send = command("command", "sign a command for a pile (the running bridge sends it)", None)
     kinds = send.add_subparsers(dest="kind", required=True)
     for kind, arguments in commands.KINDS.items():
-        if kind == "config":
-            continue  # through `config set`, which keeps the versions
+        if kind in ("config", "cards"):
+            continue  # through `config set`, which keeps the versions, and `pilectl card`, which keeps the blacklist
         sub = command(kind, "a %s command" % kind, _with_db(_command), kinds)
         sub.add_argument("pile")
         for name, _ in arguments:

@@ -24,6 +24,7 @@ from typing import Any
 import cbor2
 
 from cloud_bridge import pile_keys, signing
+from cloud_bridge.card_uid import is_uid_hex
 from cloud_bridge.db import Database
 
 PENDING, DONE, REFUSED, EXPIRED = "pending", "done", "refused", "expired"
@@ -31,6 +32,8 @@ RESULT_DONE, RESULT_EXPIRED = 0, 2
 RESULT_NAMES = ("done", "forged", "expired", "malformed", "stale", "refused", "bad_config", "unknown")
 NEVER_ACKED = "never acked"
 MAX_REFERENCE_CHARS = 32
+# The most entries of each list of one ``cards`` command (block, unblock, settled): what the pile takes in one.
+CARDS_PER_COMMAND = 32
 
 
 def _uint(value: Any) -> bool:
@@ -49,6 +52,23 @@ def _settings(value: Any) -> bool:
     return type(value) is dict and all(type(name) is str for name in value)
 
 
+def _uids(value: Any) -> bool:
+    """A list of distinct card UIDs (lower-case hex), at most ``CARDS_PER_COMMAND``."""
+    if type(value) is not list or len(value) > CARDS_PER_COMMAND:
+        return False
+    return all(type(uid) is str and is_uid_hex(uid) for uid in value) and len(set(value)) == len(value)
+
+
+def _settled(value: Any) -> bool:
+    """A list of distinct ``[card UID, order no]`` pairs (the walk-away refunds the desk paid onto cards),
+    at most ``CARDS_PER_COMMAND``."""
+    if type(value) is not list or len(value) > CARDS_PER_COMMAND:
+        return False
+    pairs = [tuple(pair) for pair in value if type(pair) is list and len(pair) == 2]
+    well_formed = all(type(uid) is str and is_uid_hex(uid) and _positive(order_no) for uid, order_no in pairs)
+    return well_formed and len(pairs) == len(value) and len(set(pairs)) == len(pairs)
+
+
 # Per kind: its arguments by name, in key order (4, 5, ...), with their check.
 KINDS: dict[str, tuple[tuple[str, Any], ...]] = {
     "start": (("port", _uint), ("credit", _positive), ("reference", _reference)),
@@ -57,6 +77,7 @@ KINDS: dict[str, tuple[tuple[str, Any], ...]] = {
     "query": (),
     "reboot": (),
     "time": (),
+    "cards": (("block", _uids), ("unblock", _uids), ("settled", _settled)),
 }
 
 _COLUMNS = "pile, id, kind, args, issued, expires, state, result, detail, data, sent, created_at, sent_at, settled_at"
@@ -114,19 +135,25 @@ def create(
 ) -> tuple[Command, bytes]:
     """Make, sign and commit a ``pending`` command for ``pile``; returns it and its envelope. Raises
     ``pile_keys.UnknownPile`` or ``ValueError`` (bad arguments)."""
+    with db.transaction():
+        return add(db, pile, kind, args, ttl_s, now)
+
+
+def add(db: Database, pile: str, kind: str, args: dict, ttl_s: int, now: float | None = None) -> tuple[Command, bytes]:
+    """``create`` within the caller's transaction, so the command is committed with what the caller writes
+    beside it, or not at all."""
     values = check_arguments(kind, args)
     if type(ttl_s) is not int or ttl_s < 1:
         raise ValueError("ttl_s must be a whole number of seconds, at least 1")
     now = time.time() if now is None else now
     issued = int(now)
-    with db.transaction():
-        key = pile_keys.key(db, pile)
-        # The row lock (PostgreSQL) or the write lock (SQLite) makes concurrent senders take turns.
-        db.execute("UPDATE piles SET next_command_id = next_command_id + 1 WHERE pile = ?", (pile,))
-        ((command_id,),) = db.query("SELECT next_command_id - 1 FROM piles WHERE pile = ?", (pile,))
-        body = signing.body(command_id, kind, issued + ttl_s, issued, values)
-        row = (pile, command_id, kind, json.dumps(args), signing.envelope(key, pile, body), issued, issued + ttl_s)
-        db.insert("commands", [(*row, PENDING, None, None, None, 0, now, None, None, None)])
+    key = pile_keys.key(db, pile)
+    # The row lock (PostgreSQL) or the write lock (SQLite) makes concurrent senders take turns.
+    db.execute("UPDATE piles SET next_command_id = next_command_id + 1 WHERE pile = ?", (pile,))
+    ((command_id,),) = db.query("SELECT next_command_id - 1 FROM piles WHERE pile = ?", (pile,))
+    body = signing.body(command_id, kind, issued + ttl_s, issued, values)
+    row = (pile, command_id, kind, json.dumps(args), signing.envelope(key, pile, body), issued, issued + ttl_s)
+    db.insert("commands", [(*row, PENDING, None, None, None, 0, now, None, None, None)])
     command = Command(
         pile, command_id, kind, args, issued, issued + ttl_s, PENDING, None, None, None, 0, now, None, None
     )

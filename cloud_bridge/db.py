@@ -37,7 +37,7 @@ the store:
   setting overrides (JSON) of each config version, so the bridge knows what any reported version holds.
 
 Columns added to a table since a database was made are added to it by ``create_schema``, with their
-``DEFAULT``.
+``DEFAULT``; ``create_tables`` does the same for the tables other modules keep (``card_tables``).
 
 Every insert is ``INSERT ... ON CONFLICT DO NOTHING``, so a redelivered message can never add a row,
 with one exception for speed: on PostgreSQL the rows of records the store knows to be new are COPYed
@@ -49,9 +49,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import chain
+from types import MappingProxyType
 from urllib.parse import urlsplit
 
 import psycopg
@@ -133,11 +134,13 @@ _INDEXES = {
     "commands_by_state": "commands (state, expires)",
 }
 COLUMNS = {table: tuple(column.split()[0] for column in columns) for table, (columns, _) in _TABLES.items()}
-# Per table: the (name, definition) of each column as created.
-_DEFINITIONS = {
-    table: tuple((c.split()[0], c if c.endswith(" NULL") else c + " NOT NULL") for c in columns)
-    for table, (columns, _) in _TABLES.items()
-}
+
+
+def _definitions(columns: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The (name, definition) of each column as created: NOT NULL unless it says NULL."""
+    return tuple((c.split()[0], c if c.endswith(" NULL") else c + " NOT NULL") for c in columns)
+
+
 # SQLite's limit on parameters in one statement (SQLITE_MAX_VARIABLE_NUMBER, since 3.32).
 _SQLITE_MAX_PARAMS = 32766
 
@@ -273,18 +276,31 @@ class Database:
 
     def create_schema(self) -> None:
         """Create the tables, columns and indexes that are missing."""
+        self.create_tables(_TABLES, _INDEXES)
+
+    def create_tables(
+        self,
+        tables: dict[str, tuple[tuple[str, ...], str]],
+        indexes: Mapping[str, str],
+        unique: Mapping[str, str] = MappingProxyType({}),
+    ) -> None:
+        """Create the ``tables`` (as ``_TABLES`` spells them), their columns and the ``indexes`` and ``unique``
+        indexes (name: "table (columns)") that are missing: a table made by an older version gets its new
+        columns, with their ``DEFAULT``."""
         blob = "BYTEA" if self.dialect == "postgresql" else "BLOB"
         with self.transaction():
-            for table, (_, key) in _TABLES.items():
-                definitions = [definition for _, definition in _DEFINITIONS[table]]
-                definitions.append("PRIMARY KEY (%s)" % key)
-                self.execute("CREATE TABLE IF NOT EXISTS %s (%s)" % (table, ", ".join(definitions).format(blob=blob)))
+            for table, (columns, key) in tables.items():
+                definitions = _definitions(columns)
+                created = [definition for _, definition in definitions] + ["PRIMARY KEY (%s)" % key]
+                self.execute("CREATE TABLE IF NOT EXISTS %s (%s)" % (table, ", ".join(created).format(blob=blob)))
                 present = set(self._columns(table))
-                for name, definition in _DEFINITIONS[table]:
+                for name, definition in definitions:
                     if name not in present:  # a table made by an older bridge: the column is added last
                         self.execute("ALTER TABLE %s ADD COLUMN %s" % (table, definition.format(blob=blob)))
-            for name, target in _INDEXES.items():
+            for name, target in indexes.items():
                 self.execute("CREATE INDEX IF NOT EXISTS %s ON %s" % (name, target))
+            for name, target in unique.items():
+                self.execute("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s" % (name, target))
 
     def _columns(self, table: str) -> list[str]:
         """The columns ``table`` has in the database."""

@@ -17,6 +17,10 @@ ValueError (``ChecksumError`` for a bad checksum), an abnormal reply raises
 
 from firmware.compat import const
 
+_NO_FRAME = const("no frame")
+_BAD_LENGTH = const("bad length")
+_NOT_BCD = const("not BCD")
+
 _START = const(0x68)
 _END = const(0x16)
 _OFFSET = const(0x33)
@@ -78,10 +82,10 @@ def check_reply(frame, length):
     while at < length and frame[at] == WAKE:
         at += 1
     if length - at < 12 or frame[at] != _START or frame[at + 7] != _START:
-        raise ValueError("no frame")
+        raise ValueError(_NO_FRAME)
     size = frame[at + 9]
     if size > _DATA_MAX or length != at + 12 + size:
-        raise ValueError("bad length")
+        raise ValueError(_BAD_LENGTH)
     end = at + 10 + size
     total = 0
     for index in range(at, end):
@@ -115,6 +119,6 @@ def read_value(data, identifier, start, size):
         if signed and index == last:
             byte &= 0x7F  # the sign bit
         if byte >> 4 > 9 or byte & 0x0F > 9:
-            raise ValueError("not BCD")
+            raise ValueError(_NOT_BCD)
         value = value * 100 + (byte >> 4) * 10 + (byte & 0x0F)
     return -value if signed and data[last] & 0x80 else value

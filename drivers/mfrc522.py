@@ -10,10 +10,7 @@ a card that does not answer, answers badly or refuses; only a chip that does
 not answer SPI raises (OSError).
 """
 
-import asyncio
-import time
-
-from firmware.compat import const
+from firmware.compat import const, sleep_ms, ticks_diff, ticks_ms
 
 # Registers.
 _COMMAND = const(0x01)
@@ -226,9 +223,9 @@ class Mfrc522:
         self._put(_FIFO_LEVEL, 0x80)
         self._put_many(_FIFO_DATA, data, length)
         self._put(_COMMAND, _CALC_CRC)
-        started = time.ticks_ms()
+        started = ticks_ms()
         while not self._get(_DIV_IRQ) & _CRC_IRQ:
-            if time.ticks_diff(time.ticks_ms(), started) > _EXCHANGE_MS:
+            if ticks_diff(ticks_ms(), started) > _EXCHANGE_MS:
                 raise OSError("MFRC522 CRC never done")
         self._put(_COMMAND, _IDLE)
 
@@ -254,14 +251,14 @@ class Mfrc522:
         return count
 
     async def _wait(self, bits):
-        started = time.ticks_ms()
+        started = ticks_ms()
         while True:
             irq = self._get(_COM_IRQ)
             if irq & bits:
                 return irq
-            if time.ticks_diff(time.ticks_ms(), started) > _EXCHANGE_MS:
+            if ticks_diff(ticks_ms(), started) > _EXCHANGE_MS:
                 raise OSError("MFRC522 exchange never ended")
-            await asyncio.sleep_ms(_POLL_MS)
+            await sleep_ms(_POLL_MS)
 
     def _put(self, register, value):
         out = self._out

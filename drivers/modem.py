@@ -34,6 +34,32 @@ _BOOT_WAIT_MS = const(15000)  # power-on to RDY
 
 _CME_SIM_NOT_INSERTED = const(10)
 
+# The commands and answer prefixes as private constants: a short str written in code would be an
+# interned name for good (README, "Memory").
+_AT = const("AT")
+_ECHO_OFF = const("ATE0")
+_NUMERIC_ERRORS = const("AT+CMEE=1")
+_CREG_URCS = const("AT+CREG=1")
+_CEREG_URCS = const("AT+CEREG=1")
+_ASK_SIM = const("AT+CPIN?")
+_SIM = const("+CPIN:")
+_ASK_CEREG = const("AT+CEREG?")
+_CEREG = const("+CEREG:")
+_ASK_CREG = const("AT+CREG?")
+_CREG = const("+CREG:")
+_ASK_SIGNAL = const("AT+CSQ")
+_SIGNAL = const("+CSQ:")
+_ASK_OPERATOR = const("AT+COPS?")
+_OPERATOR = const("+COPS:")
+_ASK_CLOCK = const("AT+CCLK?")
+_CLOCK = const("+CCLK:")
+_DIAL = const("ATD*99#")
+_BACK_TO_DATA = const("ATO")
+_HANG_UP = const("ATH")
+_BOOTED = const("RDY")
+_NO_ANSWER = const("no answer")
+_ABSENT = const("absent")
+
 
 class PowerKey:
     """The modem's PWRKEY, pulled low through the board's transistor when the GPIO is at ``active``.
@@ -103,37 +129,37 @@ class Modem:
             await self._power_sequence()
             if not await self._sync():
                 self.last_error = "AT: no answer"
-                raise AtTimeout("AT", "no answer")
-        await self._ask("ATE0")
-        await self._ask("AT+CMEE=1")
-        await self._ask("AT+CREG=1")
+                raise AtTimeout(_AT, _NO_ANSWER)
+        await self._ask(_ECHO_OFF)
+        await self._ask(_NUMERIC_ERRORS)
+        await self._ask(_CREG_URCS)
         try:
-            await self._ask("AT+CEREG=1")
+            await self._ask(_CEREG_URCS)
         except AtError:
             pass  # a module without LTE has no CEREG; CREG still reports
 
     async def sim(self):
         """The SIM's state: "ready", "pin" (a PIN is needed), "absent", or the modem's words."""
         try:
-            lines = await self._ask("AT+CPIN?", _SIM_TIMEOUT_MS, "+CPIN:")
+            lines = await self._ask(_ASK_SIM, _SIM_TIMEOUT_MS, _SIM)
             self.sim_state = replies.sim_state(lines[0]) if lines else None
         except AtError as error:
             if error.code != _CME_SIM_NOT_INSERTED:
                 raise
-            self.sim_state = "absent"
+            self.sim_state = _ABSENT
         return self.sim_state
 
     async def registration(self):
         """The registration state (a modem_replies REG_ value): LTE (CEREG) first, else CREG."""
         stat = None
         try:
-            stat = await self._registration("AT+CEREG?", "+CEREG:")
+            stat = await self._registration(_ASK_CEREG, _CEREG)
         except AtTimeout:
             raise
         except AtError:
             pass  # no LTE on this module: CREG alone
         if not replies.is_registered(stat):
-            other = await self._registration("AT+CREG?", "+CREG:")
+            other = await self._registration(_ASK_CREG, _CREG)
             if replies.is_registered(other) or stat is None:
                 stat = other
         self.reg = replies.REG_UNKNOWN if stat is None else stat
@@ -141,19 +167,19 @@ class Modem:
 
     async def signal_dbm(self):
         """Received signal strength in dBm, None when the modem does not know."""
-        lines = await self._ask("AT+CSQ", _QUERY_TIMEOUT_MS, "+CSQ:")
+        lines = await self._ask(_ASK_SIGNAL, _QUERY_TIMEOUT_MS, _SIGNAL)
         self.rssi_dbm = replies.rssi_dbm(lines[0]) if lines else None
         return self.rssi_dbm
 
     async def operator(self):
         """The operator's name, None when not registered."""
-        lines = await self._ask("AT+COPS?", _QUERY_TIMEOUT_MS, "+COPS:")
+        lines = await self._ask(_ASK_OPERATOR, _QUERY_TIMEOUT_MS, _OPERATOR)
         self.operator_name = replies.operator(lines[0]) if lines else None
         return self.operator_name
 
     async def network_time(self):
         """Unix seconds (UTC) from the network's clock (NITZ), None if the network never sent it."""
-        lines = await self._ask("AT+CCLK?", _QUERY_TIMEOUT_MS, "+CCLK:")
+        lines = await self._ask(_ASK_CLOCK, _QUERY_TIMEOUT_MS, _CLOCK)
         return replies.clock_unix_s(lines[0]) if lines else None
 
     async def dial(self, apn, timeout_ms=_DIAL_TIMEOUT_MS):
@@ -162,7 +188,7 @@ class Modem:
         AtError (NO CARRIER, +CME ERROR) when the network refuses.
         """
         await self._ask('AT+CGDCONT=%d,"IP","%s"' % (_PDP_CONTEXT, apn))
-        await self._ask("ATD*99#", timeout_ms, connect=True)
+        await self._ask(_DIAL, timeout_ms, connect=True)
 
     async def suspend(self):
         """Back to command mode with the call kept up: ``+++`` between two guard times.
@@ -173,15 +199,15 @@ class Modem:
         try:
             await self.at.escape(self.guard_ms, _ESCAPE_TIMEOUT_MS)
         except AtTimeout:
-            await self._ask("AT", _SYNC_TIMEOUT_MS)
+            await self._ask(_AT, _SYNC_TIMEOUT_MS)
 
     async def resume(self):
         """Back to the data call (``ATO`` -> CONNECT). AtError NO CARRIER if the call has gone."""
-        await self._ask("ATO", _QUERY_TIMEOUT_MS, connect=True)
+        await self._ask(_BACK_TO_DATA, _QUERY_TIMEOUT_MS, connect=True)
 
     async def hang_up(self):
         """End the data call, from command mode (after ``suspend``)."""
-        await self._ask("ATH", _HANG_UP_TIMEOUT_MS)
+        await self._ask(_HANG_UP, _HANG_UP_TIMEOUT_MS)
 
     async def power_cycle(self):
         """Switch the modem off and on through PWRKEY, then ``start`` it again."""
@@ -199,7 +225,7 @@ class Modem:
         if self.at.data_mode:
             return self.health()
         try:
-            await self._ask("AT", _SYNC_TIMEOUT_MS)
+            await self._ask(_AT, _SYNC_TIMEOUT_MS)
             self.misses = 0
             await self.sim()
             await self.registration()
@@ -246,7 +272,7 @@ class Modem:
     async def _sync(self):
         for _ in range(self.sync_tries):
             try:
-                await self.at.command("AT", _SYNC_TIMEOUT_MS)
+                await self.at.command(_AT, _SYNC_TIMEOUT_MS)
                 return True
             except AtTimeout:
                 pass
@@ -265,7 +291,7 @@ class Modem:
         self._power_urc = None
         await key.press(key.off_press_ms)
         await self._power_wait(key.shutdown_ms)
-        if self._power_urc == "RDY":
+        if self._power_urc == _BOOTED:
             return  # it was off, and that press switched it on
         await asyncio.sleep_ms(key.settle_ms)
         self._power_event.clear()
@@ -283,10 +309,10 @@ class Modem:
         stat = replies.urc_registration(text)
         if stat is not None:
             self.reg = stat
-        elif text == "RDY" or text == "POWERED DOWN":
+        elif text == _BOOTED or text == "POWERED DOWN":
             self._power_urc = text
             self._power_event.set()
-        elif text.startswith("+CPIN:"):
+        elif text.startswith(_SIM):
             self.sim_state = replies.sim_state(text)
         if self.on_urc is not None:
             self.on_urc(text)

@@ -19,6 +19,15 @@ from binascii import hexlify
 
 from firmware.compat import const
 
+_OK = const("OK")
+_ERROR = const("ERROR")
+_CM_ERROR = const("+CM")
+_COMMAND_AND_REPLY = const("%s: %s")
+_DATA_MODE = const("data mode")
+_ESCAPE = const("+++")
+_BUSY = const("busy")
+_CONNECT = const("CONNECT")
+
 _LINE_MAX = const(384)  # bytes; a whole SMS PDU in hex fits in one line
 _CHUNK_BYTES = const(64)
 _INFO_MAX = const(16)  # information lines kept per command; more are dropped
@@ -69,7 +78,7 @@ class AtError(Exception):
     or what went wrong ("timeout", "data mode"); ``code`` is the +CME/+CMS number, else None."""
 
     def __init__(self, command, reply, code=None):
-        super().__init__("%s: %s" % (command, reply))
+        super().__init__(_COMMAND_AND_REPLY % (command, reply))
         self.command = command
         self.reply = reply
         self.code = code
@@ -91,12 +100,12 @@ def is_urc(text):
 
 
 def _is_final(text):
-    return text == "OK" or text == "ERROR" or text.startswith("+CME ERROR:") or text.startswith("+CMS ERROR:")
+    return text == _OK or text == _ERROR or text.startswith("+CME ERROR:") or text.startswith("+CMS ERROR:")
 
 
 def _error_code(final):
     # "+CME ERROR: 10" -> 10; verbose errors (AT+CMEE=2) have no number.
-    if final.startswith("+CM"):
+    if final.startswith(_CM_ERROR):
         try:
             return int(final[12:])
         except ValueError:
@@ -155,7 +164,7 @@ class AtEngine:
         await self._acquire(command)
         try:
             if self.data_mode:
-                raise AtError(command, "data mode")
+                raise AtError(command, _DATA_MODE)
             self._begin(command, expect, connect)
             await self._write(command.encode() + b"\r", command)
             await self._wait(command, timeout_ms)
@@ -173,7 +182,7 @@ class AtEngine:
         await self._acquire(command)
         try:
             if self.data_mode:
-                raise AtError(command, "data mode")
+                raise AtError(command, _DATA_MODE)
             self._begin(command, expect, False)
             self._prompt_wanted = True
             await self._write(command.encode() + b"\r", command)
@@ -202,14 +211,14 @@ class AtEngine:
         whatever the outcome: a modem that does not answer is then in command
         mode or stuck, and the next command tells which. AtTimeout if no OK.
         """
-        await self._acquire("+++")
+        await self._acquire(_ESCAPE)
         try:
             self._listen()
             await asyncio.sleep_ms(guard_ms)
-            self._begin("+++", None, False)
-            await self._write(b"+++", "+++")
-            await self._wait("+++", guard_ms + timeout_ms)
-            self._result("+++")
+            self._begin(_ESCAPE, None, False)
+            await self._write(b"+++", _ESCAPE)
+            await self._wait(_ESCAPE, guard_ms + timeout_ms)
+            self._result(_ESCAPE)
         finally:
             self.data_mode = False
             self._release()
@@ -236,7 +245,7 @@ class AtEngine:
         try:
             await asyncio.wait_for_ms(self._lock.acquire(), _LOCK_TIMEOUT_MS)
         except asyncio.TimeoutError:  # noqa: UP041 - MicroPython has no builtin TimeoutError
-            raise AtTimeout(command, "busy") from None
+            raise AtTimeout(command, _BUSY) from None
 
     def _begin(self, command, expect, connect):
         self._listen()
@@ -268,7 +277,7 @@ class AtEngine:
 
     def _result(self, command):
         final = self._final or ""
-        if final == "OK" or (self._connect and final.startswith("CONNECT")):
+        if final == _OK or (self._connect and final.startswith(_CONNECT)):
             return self._info
         raise AtError(command, final, _error_code(final))
 
@@ -338,7 +347,7 @@ class AtEngine:
             return
         if _is_final(text):
             self._finish(text)
-        elif self._connect and text.startswith("CONNECT"):
+        elif self._connect and text.startswith(_CONNECT):
             self.data_mode = True
             self._stop = True
             self._finish(text)

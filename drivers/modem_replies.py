@@ -6,6 +6,20 @@ unknown value rather than a crash.
 
 from firmware.compat import const
 
+# Answer prefixes and states as private constants: a short str written in code would be an interned
+# name for good (README, "Memory").
+_CEREG = const("+CEREG:")
+_CREG = const("+CREG:")
+_SIGNAL = const("+CSQ:")
+_OPERATOR = const("+COPS:")
+_CLOCK = const("+CCLK:")
+_SIM = const("+CPIN:")
+_SIM_READY = const("READY")
+_SIM_PIN = const("SIM PIN")
+_READY = const("ready")
+_PIN = const("pin")
+_ABSENT = const("absent")
+
 _REG_NOT = const(0)  # not registered, not searching
 _REG_HOME = const(1)
 _REG_SEARCHING = const(2)
@@ -47,7 +61,7 @@ def registration(line, prefix):
 
 def urc_registration(line):
     """The <stat> of a registration URC "+CEREG: <stat>[,...]" / "+CREG: <stat>[,...]", or None."""
-    parts = fields(line, "+CEREG:") or fields(line, "+CREG:")
+    parts = fields(line, _CEREG) or fields(line, _CREG)
     if not parts:
         return None
     try:
@@ -63,7 +77,7 @@ def is_registered(stat):
 
 def rssi_dbm(line):
     """Signal strength in dBm from "+CSQ: <rssi>,<ber>"; None when the modem does not know (99)."""
-    parts = fields(line, "+CSQ:")
+    parts = fields(line, _SIGNAL)
     if not parts:
         return None
     try:
@@ -77,7 +91,7 @@ def rssi_dbm(line):
 
 def operator(line):
     """The operator's name from '+COPS: <mode>,<format>,"<oper>",<AcT>'; None when not selected."""
-    if not line.startswith("+COPS:"):
+    if not line.startswith(_OPERATOR):
         return None
     start = line.find('"')
     end = line.find('"', start + 1)
@@ -104,7 +118,7 @@ def clock_unix_s(line):
     date) or the line is not a clock.
     """
     start = line.find('"')
-    text = line[start + 1 : start + 21] if line.startswith("+CCLK:") and start >= 0 else ""
+    text = line[start + 1 : start + 21] if line.startswith(_CLOCK) and start >= 0 else ""
     # yy/MM/dd,hh:mm:ss then a sign and the zone: 20 characters.
     if len(text) != 20 or text[2] != "/" or text[5] != "/" or text[8] != "," or text[17] not in "+-":
         return None
@@ -125,14 +139,14 @@ def clock_unix_s(line):
 
 def sim_state(line):
     """The SIM's state from "+CPIN: <code>": ready, pin, absent, or the modem's own words (SIM PUK ...)."""
-    parts = fields(line, "+CPIN:")
+    parts = fields(line, _SIM)
     if not parts:
         return None
     code = parts[0]
-    if code == "READY":
-        return "ready"
-    if code == "SIM PIN":
-        return "pin"
+    if code == _SIM_READY:
+        return _READY
+    if code == _SIM_PIN:
+        return _PIN
     if code == "NOT INSERTED":
-        return "absent"
+        return _ABSENT
     return code

@@ -11,6 +11,11 @@ import struct
 
 from firmware.compat import const
 
+_U16 = const(">H")
+_U32 = const(">I")
+_U64 = const(">Q")
+_F64 = const(">d")
+
 MAX_DEPTH = const(16)
 
 _UNSIGNED = const(0)
@@ -39,13 +44,13 @@ def _head(out, major, value):
         out.append(value)
     elif value < 0x10000:
         out.append(top | 25)
-        out.extend(struct.pack(">H", value))
+        out.extend(struct.pack(_U16, value))
     elif value < 0x100000000:
         out.append(top | 26)
-        out.extend(struct.pack(">I", value))
+        out.extend(struct.pack(_U32, value))
     elif value < 0x10000000000000000:
         out.append(top | 27)
-        out.extend(struct.pack(">Q", value))
+        out.extend(struct.pack(_U64, value))
     else:
         raise ValueError("integer too large for CBOR")
 
@@ -86,7 +91,7 @@ def _encode(out, value, depth):
             _encode(out, item, depth + 1)
     elif isinstance(value, float):
         out.append(0xFB)
-        out.extend(struct.pack(">d", value))
+        out.extend(struct.pack(_F64, value))
     elif isinstance(value, Encoded):
         out.extend(value.data)
     else:

@@ -11,6 +11,12 @@ import struct
 from firmware.cbor import MAX_DEPTH
 from firmware.compat import const
 
+_U16 = const(">H")
+_U32 = const(">I")
+_U64 = const(">Q")
+_F64 = const(">d")
+_F32 = const(">f")
+
 # The major types (RFC 8949 §3.1); MicroPython folds private consts per module, so each codec half has them.
 _UNSIGNED = const(0)
 _NEGATIVE = const(1)
@@ -43,11 +49,11 @@ class _Reader:
         if info == 24:
             return self.take(1)[0]
         if info == 25:
-            return struct.unpack(">H", self.take(2))[0]
+            return struct.unpack(_U16, self.take(2))[0]
         if info == 26:
-            return struct.unpack(">I", self.take(4))[0]
+            return struct.unpack(_U32, self.take(4))[0]
         if info == 27:
-            return struct.unpack(">Q", self.take(8))[0]
+            return struct.unpack(_U64, self.take(8))[0]
         raise ValueError("indefinite length or reserved value")
 
     def item(self, depth):
@@ -99,11 +105,11 @@ class _Reader:
         if info == 22 or info == 23:
             return None
         if info == 25:
-            return _half(struct.unpack(">H", self.take(2))[0])
+            return _half(struct.unpack(_U16, self.take(2))[0])
         if info == 26:
-            return struct.unpack(">f", self.take(4))[0]
+            return struct.unpack(_F32, self.take(4))[0]
         if info == 27:
-            return struct.unpack(">d", self.take(8))[0]
+            return struct.unpack(_F64, self.take(8))[0]
         raise ValueError("unsupported simple value %d" % info)
 
 

@@ -55,6 +55,12 @@ LIMITS = {
     "COIN_PULSES": (1, 1, 20),
     "COIN_DEBOUNCE_MS": (10, 1, 100),
     "COIN_GAP_MS": (300, 50, 2000),
+    # IC cards (docs/cards.md): held from a prepaid card at a start (the unused part goes back on it),
+    # the least balance that may start, monthly cards' sessions a day, the least gap between two swipes
+    "CARD_HOLD_FEN": (500, 1, 100000),
+    "CARD_MIN_FEN": (100, 1, 100000),
+    "CARD_DAY_MAX": (3, 1, 50),
+    "CARD_REPEAT_S": (3, 0, 60),
     # front panel
     "ENTRY_TIMEOUT_S": (30, 5, 600),
     "NOTICE_S": (8, 1, 60),

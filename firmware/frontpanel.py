@@ -4,7 +4,10 @@ Keys (4x4 pad): digits choose a port, ``#`` confirms, ``*`` cancels,
 ``A`` then port and ``#`` asks a port's state, ``D`` then port and ``#``
 stops it. Coins may come before or after the port is chosen; money inserted
 is never dropped: it waits for a port, and a chosen port with money starts
-when ``#`` is pressed or the entry times out.
+when ``#`` is pressed or the entry times out. An IC card may also come before
+or after the port (firmware/card/swipe.py): a card swiped first is
+remembered (``card``) until the entry times out, and the port chosen then
+asks for it again, since a card is written only while it is on the reader.
 """
 
 from firmware import prompts
@@ -19,6 +22,12 @@ _QUERY = const(1)
 _STOP = const(2)
 
 _DIGITS_MAX = const(2)
+_KEY_0 = const("0")
+_KEY_9 = const("9")
+_CONFIRM = const("#")
+_CANCEL = const("*")
+_ASK = const("A")
+_STOP_KEY = const("D")
 _ENTRY_PREFIX = const(("Port ", "Ask port ", "Stop port "))
 PAID_PROMPTS = (prompts.STARTED, prompts.QUEUED, prompts.ADDED)
 
@@ -36,6 +45,7 @@ class FrontPanel:
         self.digit_count = 0
         self.port = 0
         self.credit_fen = 0
+        self.card = None  # UID (hex) of a card swiped before its port was chosen
         self.last_ms = 0
 
     def entry(self):
@@ -51,20 +61,21 @@ class FrontPanel:
     def on_key(self, now_ms, key):
         """One key press."""
         self.last_ms = now_ms
-        if "0" <= key <= "9":
+        if _KEY_0 <= key <= _KEY_9:
             if self.digit_count < _DIGITS_MAX:
                 self.digits = self.digits * 10 + ord(key) - 48
                 self.digit_count += 1
-        elif key == "#":
+        elif key == _CONFIRM:
             self._confirm(now_ms)
-        elif key == "*":
+        elif key == _CANCEL:
             self._clear()
             self.port = 0
+            self.card = None
             self.pile.announce(prompts.CANCELLED, 0, "", now_ms)
-        elif key == "A":
+        elif key == _ASK:
             self._clear()
             self.mode = _QUERY
-        elif key == "D":
+        elif key == _STOP_KEY:
             self._clear()
             self.mode = _STOP
 
@@ -88,9 +99,10 @@ class FrontPanel:
             return
         if self.port and self.credit_fen:
             self._pay(now_ms)
-        elif self.digit_count or self.mode != SELECT or self.port:
+        elif self.digit_count or self.mode != SELECT or self.port or self.card:
             self._clear()
             self.port = 0
+            self.card = None
         self.last_ms = now_ms
 
     def _clear(self):
@@ -125,7 +137,7 @@ class FrontPanel:
             if self.credit_fen:
                 self._pay(now_ms)
             else:
-                pile.announce(prompts.INSERT_COINS, number, "", now_ms)
+                pile.announce(prompts.CARD_AGAIN if self.card else prompts.INSERT_COINS, number, "", now_ms)
 
     def _pay(self, now_ms):
         number = self.port

@@ -11,7 +11,9 @@ queue; ``_refresh_relays`` is the one place that decides it.
 """
 
 from firmware import prompts
+from firmware.compat import const
 from firmware.port import (
+    CARD,
     CHARGING,
     CREDIT,
     FULL,
@@ -27,9 +29,14 @@ from firmware.port import (
     Port,
     Rules,
 )
-from firmware.session import Session, restore
+from firmware.session import FREE_METHODS, Session, restore
 from firmware.tariff import Tariff
 from firmware.ticks import NEVER, since_ms
+
+_DURATION_FORMAT = const("%dh%02dm")
+_FEN_FORMAT = const("%d.%02dY")
+_NO_READING = const("no reading")
+_POWER_AND_LEFT = const("%dW %s")
 
 STOP_PROMPTS = {
     CREDIT: prompts.STOP_CREDIT,
@@ -38,9 +45,13 @@ STOP_PROMPTS = {
     OVERLOAD: prompts.STOP_OVERLOAD,
     MAX_TIME: prompts.STOP_MAX_TIME,
     KEYPAD: prompts.STOP_KEYPAD,
+    CARD: prompts.STOP_CARD,
     NO_LOAD: prompts.STOP_NO_LOAD,
     OUTAGE_UNPLUGGED: prompts.STOP_OUTAGE,
 }
+
+# A second payment adds to a running session only for coins and QR: a card's session is its own.
+_ADDABLE_METHODS = const(("coin", "qr"))
 
 # Event kinds the shell acts on.
 EVENT_ORDER = "order"
@@ -51,12 +62,12 @@ EVENT_ALARM = "alarm"
 def format_duration(seconds):
     """``3h59m`` for a time left on a 20-column display."""
     minutes = seconds // 60
-    return "%dh%02dm" % (minutes // 60, minutes % 60)
+    return _DURATION_FORMAT % (minutes // 60, minutes % 60)
 
 
 def format_fen(fen):
     """``2.50Y`` for an amount of money on the display."""
-    return "%d.%02dY" % (fen // 100, fen % 100)
+    return _FEN_FORMAT % (fen // 100, fen % 100)
 
 
 class Pile:
@@ -100,18 +111,8 @@ class Pile:
         self.notice_ms = now_ms
         self.events.append((EVENT_SAY, prompt))
 
-    def pay(self, now_ms, number, method, fen, ref=""):
-        """A payment of ``fen`` for port ``number``; returns the prompt that answers it.
-
-        ``ref`` is the payment reference of a QR payment, carried to the order.
-
-        An accepted payment is left in ``payment`` (port, order no, payments,
-        fen, method) until the shell has put it on flash.
-
-        A payment for a port whose session was paid the same way adds to it
-        (time accumulates); any other busy or faulty port refuses it, and the
-        caller keeps the money.
-        """
+    def refusal(self, number, now_ms):
+        """The prompt a new session on port ``number`` would be refused with now; None if it may start."""
         port = self.port(number)
         if port is None:
             return prompts.INVALID_PORT
@@ -120,10 +121,31 @@ class Pile:
         if self.outbox_full:
             # An order that cannot be stored must not be started: refuse and keep the money.
             return prompts.OUT_OF_SERVICE
-        if fen <= 0 and method != "free":
-            return prompts.INSERT_COINS
         if port.busy():
-            if port.session.method != method or method == "free":
+            return prompts.PORT_BUSY
+        return None
+
+    def pay(self, now_ms, number, method, fen, ref=""):
+        """A payment of ``fen`` for port ``number``; returns the prompt that answers it.
+
+        ``ref`` is the payment reference of a QR payment, or the UID of the
+        card that paid (methods "card" and "pass"), carried to the order.
+
+        An accepted payment is left in ``payment`` (port, order no, payments,
+        fen, method) until the shell has put it on flash.
+
+        A coin or QR payment for a port whose session was paid the same way
+        adds to it (time accumulates); any other busy or faulty port refuses
+        it, and the caller keeps the money.
+        """
+        refusal = self.refusal(number, now_ms)
+        if refusal is not None and refusal != prompts.PORT_BUSY:
+            return refusal
+        if fen <= 0 and method not in FREE_METHODS:
+            return prompts.INSERT_COINS
+        port = self.ports[number - 1]
+        if refusal is not None:
+            if port.session.method != method or method not in _ADDABLE_METHODS:
                 return prompts.PORT_BUSY
             port.session.add(fen)
             port.dirty = True
@@ -137,10 +159,10 @@ class Pile:
         self._refresh_relays(now_ms)
         if port.state == QUEUED:
             return prompts.QUEUED
-        return prompts.FREE_STARTED if method == "free" else prompts.STARTED
+        return prompts.FREE_STARTED if method in FREE_METHODS else prompts.STARTED
 
     def stop(self, now_ms, number, reason):
-        """Stop port ``number`` on request (keypad, cloud, and later card)."""
+        """Stop port ``number`` on request (keypad, cloud, or the card that paid)."""
         port = self.port(number)
         if port is None:
             return prompts.INVALID_PORT
@@ -217,15 +239,15 @@ class Pile:
         """A short status of port ``number`` for a keypad query."""
         port = self.ports[number - 1]
         if not port.fresh(now_ms):
-            return "no reading"
+            return _NO_READING
         if port.session is None:
             return STATE_NAMES[port.state]
         if port.state != CHARGING:
             return STATE_NAMES[port.state]
         seconds = self.tariff.seconds_left(port.session)
         if seconds < 0:
-            return "%dW %s" % (port.power_w, format_fen(port.session.left_mfen() // 1000))
-        return "%dW %s" % (port.power_w, format_duration(seconds))
+            return _POWER_AND_LEFT % (port.power_w, format_fen(port.session.left_mfen() // 1000))
+        return _POWER_AND_LEFT % (port.power_w, format_duration(seconds))
 
     def seconds_left(self, port):
         """Charging time the port's credit still buys; -1 without a session, free or priced by energy."""

@@ -25,6 +25,7 @@ UNPLUGGED = "unplugged"
 OVERLOAD = "overload"
 MAX_TIME = "max_time"
 KEYPAD = "keypad"
+CARD = "card"  # the card that paid swiped again
 REMOTE = "remote"
 NO_LOAD = "no_load"
 OUTAGE_UNPLUGGED = "outage_unplugged"

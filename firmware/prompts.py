@@ -33,62 +33,103 @@ PORT_IDLE = const(23)
 FREE_STARTED = const(24)
 OUT_OF_SERVICE = const(25)
 STOP_OUTAGE = const(26)
+CARD_BALANCE = const(27)
+CARD_AGAIN = const(28)
+CARD_LOW = const(29)
+CARD_EXPIRED = const(30)
+CARD_DAY_LIMIT = const(31)
+CARD_UNKNOWN = const(32)
+CARD_BLOCKED = const(33)
+CARD_REFUSED = const(34)
+CARD_LOCKED = const(35)
+CARD_TOO_FAST = const(36)
+CARD_REFUNDED = const(37)
+STOP_CARD = const(38)
+
+_PORT_MARK = const("%d")
+_VALUE_MARK = const("%s")
 
 # Prompt ``id`` has its name (used by logs and tests) at 2 * (id - 1) and its display text after it:
 # one flat tuple costs the heap far less than a dict of pairs.
-_TABLE = (
-    "welcome",
-    "Port no. then #",
-    "insert_coins",
-    "P%d: insert coins",
-    "started",
-    "P%d: charging",
-    "queued",
-    "P%d: waiting power",
-    "added",
-    "P%d: time added",
-    "invalid_port",
-    "No such port",
-    "choose_port_first",
-    "Choose port first",
-    "port_busy",
-    "P%d: busy",
-    "port_fault",
-    "P%d: out of service",
-    "stop_full",
-    "P%d: full, stopped",
-    "stop_unplugged",
-    "P%d: unplugged",
-    "stop_overload",
-    "P%d: overload E1",
-    "stop_credit",
-    "P%d: time used up",
-    "stop_max_time",
-    "P%d: max time",
-    "stop_keypad",
-    "P%d: stopped",
-    "meter_lost",
-    "Meter fault E2",
-    "stop_no_load",
-    "P%d: no charger",
-    "coin_in",
-    "Credit %s",
-    "cancelled",
-    "Cancelled",
-    "port_info",
-    "P%d: %s",
-    "pile_busy",
-    "P%d: pile full, wait",
-    "meter_back",
-    "Meter OK",
-    "port_idle",
-    "P%d: idle",
-    "free_started",
-    "P%d: free charging",
-    "out_of_service",
-    "Out of service E3",
-    "stop_outage",
-    "P%d: unplugged (cut)",
+_TABLE = const(
+    (
+        "welcome",
+        "Port no. then #",
+        "insert_coins",
+        "P%d: coins or card",
+        "started",
+        "P%d: charging",
+        "queued",
+        "P%d: waiting power",
+        "added",
+        "P%d: time added",
+        "invalid_port",
+        "No such port",
+        "choose_port_first",
+        "Choose port first",
+        "port_busy",
+        "P%d: busy",
+        "port_fault",
+        "P%d: out of service",
+        "stop_full",
+        "P%d: full, stopped",
+        "stop_unplugged",
+        "P%d: unplugged",
+        "stop_overload",
+        "P%d: overload E1",
+        "stop_credit",
+        "P%d: time used up",
+        "stop_max_time",
+        "P%d: max time",
+        "stop_keypad",
+        "P%d: stopped",
+        "meter_lost",
+        "Meter fault E2",
+        "stop_no_load",
+        "P%d: no charger",
+        "coin_in",
+        "Credit %s",
+        "cancelled",
+        "Cancelled",
+        "port_info",
+        "P%d: %s",
+        "pile_busy",
+        "P%d: pile full, wait",
+        "meter_back",
+        "Meter OK",
+        "port_idle",
+        "P%d: idle",
+        "free_started",
+        "P%d: free charging",
+        "out_of_service",
+        "Out of service E3",
+        "stop_outage",
+        "P%d: unplugged (cut)",
+        "card_balance",
+        "Card %s, port #",
+        "card_again",
+        "P%d: swipe card",
+        "card_low",
+        "Card low: %s",
+        "card_expired",
+        "Card expired",
+        "card_day_limit",
+        "Card: today's limit",
+        "card_unknown",
+        "Unknown card",
+        "card_blocked",
+        "Card blocked",
+        "card_refused",
+        "Card refused E4",
+        "card_locked",
+        "Card in use: desk",
+        "card_too_fast",
+        "Card: wait a moment",
+        "card_refunded",
+        "Card back %s",
+        "stop_card",
+        "P%d: stopped by card",
+    )
 )
 
 
@@ -110,10 +151,10 @@ def template(prompt):
 def text(prompt, port, value):
     """The display text of a prompt for ``port`` with an already formatted ``value``."""
     template_text = _TABLE[2 * prompt - 1]
-    if "%d" in template_text and "%s" in template_text:
+    if _PORT_MARK in template_text and _VALUE_MARK in template_text:
         return template_text % (port, value)
-    if "%d" in template_text:
+    if _PORT_MARK in template_text:
         return template_text % port
-    if "%s" in template_text:
+    if _VALUE_MARK in template_text:
         return template_text % value
     return template_text

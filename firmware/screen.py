@@ -6,6 +6,10 @@ from firmware.pile import format_fen
 from firmware.port import CHARGING, IDLE, QUEUED, STOPPED, WAIT_PLUG
 from firmware.ticks import since_ms
 
+_STATUS_FORMAT = const("%s %5dW")
+_CONTROL_FAULT = const("FAULT E9")
+_CREDIT = const("Credit ")
+
 STATE_LETTERS = {IDLE: ".", QUEUED: "Q", WAIT_PLUG: "W", CHARGING: "C", STOPPED: "S"}
 _STALE_LETTER = const("E")
 
@@ -15,13 +19,13 @@ def status_line(pile, now_ms):
     letters = ""
     for port in pile.ports:
         letters += STATE_LETTERS[port.state] if port.fresh(now_ms) else _STALE_LETTER
-    return "%s %5dW" % (letters, pile.total_w())
+    return _STATUS_FORMAT % (letters, pile.total_w())
 
 
 def lines(pile, panel, now_ms, notice_ms, control_failed):
     """The four display lines."""
     if control_failed:
-        return (status_line(pile, now_ms), "FAULT E9", "Service needed", "")
+        return (status_line(pile, now_ms), _CONTROL_FAULT, "Service needed", "")
     if pile.meter_lost:
         return (status_line(pile, now_ms), prompts.text(prompts.METER_LOST, 0, ""), "Charging paused", "")
     notice = prompts.WELCOME
@@ -31,7 +35,7 @@ def lines(pile, panel, now_ms, notice_ms, control_failed):
         notice = pile.notice
         port = pile.notice_port
         value = pile.notice_value
-    credit = "Credit " + format_fen(panel.credit_fen) if panel.credit_fen else ""
+    credit = _CREDIT + format_fen(panel.credit_fen) if panel.credit_fen else ""
     entry = panel.entry()
     # A value the prompt's text has no place for (a started session's credit) gets its own line.
     extra = value if value and "%s" not in prompts.template(notice) else ""

@@ -4,6 +4,8 @@ from firmware.compat import const
 from firmware.tariff import MFEN_PER_FEN, NO_TIER
 
 _REFUNDABLE_METHODS = const(("card", "qr"))
+# Sessions nobody pays for: the free mode's, and those of monthly, free and staff cards ("pass").
+FREE_METHODS = ("free", "pass")
 
 
 class Session:
@@ -16,9 +18,9 @@ class Session:
 
     def __init__(self, method, fen, order_no, wall_s, ref=""):
         self.order_no = order_no
-        self.ref = ref  # the payment reference of a QR start; "" for coin and free
+        self.ref = ref  # a QR start's payment reference, or the UID (hex) of the card that paid; else ""
         self.method = method
-        self.free = method == "free"
+        self.free = method in FREE_METHODS
         self.paid_mfen = fen * MFEN_PER_FEN
         self.used_mfen = 0
         self.cost_remainder = 0

@@ -44,11 +44,20 @@ def make_rig(request):
         cloud: dict | None = None,
         main_meter: bool = False,
         heap: str = DEFAULT_HEAP,
+        site_key: bytes | None = None,
         **overrides,
     ):
         config = dict(FAST)
         config.update(overrides)
-        rig = rig_class(config, profile=profile, speedup=speedup, cloud=cloud, main_meter=main_meter, heap=heap)
+        rig = rig_class(
+            config,
+            profile=profile,
+            speedup=speedup,
+            cloud=cloud,
+            main_meter=main_meter,
+            heap=heap,
+            site_key=site_key,
+        )
         rigs.append(rig)
         return rig
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from boards import pinmap
 from boards.sim.world.flash import stored_orders
+from boards.sim.world.mifare import ClassicCard
 from boards.sim.world.vm import DEFAULT_HEAP
 from boards.sim.world.world import VirtualPile
 from firmware import prompts
@@ -32,11 +33,20 @@ class SimRig:
         heap: str = DEFAULT_HEAP,
         cloud: dict | None = None,
         main_meter: bool = False,
+        site_key: bytes | None = None,
     ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="virtual-pile", daemon=True)
         self._thread.start()
-        self.pile = VirtualPile(config, profile=profile, heap=heap, speedup=speedup, cloud=cloud, main_meter=main_meter)
+        self.pile = VirtualPile(
+            config,
+            profile=profile,
+            heap=heap,
+            speedup=speedup,
+            cloud=cloud,
+            main_meter=main_meter,
+            site_key=site_key,
+        )
         self._orders_taken: set[int] = set()
         try:
             self._call(self.pile.start())
@@ -198,6 +208,18 @@ class SimRig:
         assert not self.pile.powered, "read the flash with the power off"
         return stored_orders(self.pile.flash_image)
 
+    def present_card(self, card: ClassicCard) -> None:
+        """Lay ``card`` on the reader; it stays until ``remove_card``."""
+        self._on_loop(self.pile.present_card, card)
+
+    def remove_card(self) -> None:
+        """Take the card off the reader."""
+        self._on_loop(self.pile.remove_card)
+
+    def tear_card_write(self, after_writes: int = 0, keep_bytes: int = 8) -> None:
+        """The card leaves the reader in the middle of a block write, after ``after_writes`` whole ones."""
+        self._on_loop(self.pile.card_reader.tear_next_write, keep_bytes, after_writes)
+
     def hold_i2c_bus(self, stuck: bool = True) -> None:
         """Make the display's I2C bus hang the firmware's next write to it."""
         self._call(self.pile.hold_i2c_bus(stuck))
@@ -219,6 +241,10 @@ class SimRig:
     def voice(self) -> list[str]:
         """Names of the prompts the voice module was told to play, in order."""
         return [prompts.name(track) for track in self.pile.voice.tracks() if prompts.known(track)]
+
+    def spoken(self) -> list[str]:
+        """What the voice module said as clips (amounts), as text, in order."""
+        return self.pile.voice.spoken()
 
     def said(self) -> list[str]:
         """Names of the prompts the firmware queued for the voice (before voice pacing)."""

@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from boards.sim.world.cards import new_site_key
 from boards.sim.world.serial_link import char_time_s
 from boards.sim.world.world import VirtualPile
 from cloud_bridge.mosquitto import Mosquitto, free_port
@@ -111,7 +112,8 @@ async def memory(args) -> dict:
     await asyncio.to_thread(broker.start)
     cloud = {"broker": ("127.0.0.1", tls_port), "pile": "BENCH1", "password": "bench", "ca": certs["ca.der"]}
     cfg = {"METER_PROFILE": args.profile, "STATUS_LOG_S": 1, "TELEMETRY_S": 5, "TELEMETRY_MIN_S": 1}
-    pile = VirtualPile(cfg, heap=args.heap, speedup=5, cloud=cloud)
+    # Every pile has a card reader: its driver and task are part of the resident heap.
+    pile = VirtualPile(cfg, heap=args.heap, speedup=5, cloud=cloud, site_key=new_site_key())
     try:
         await pile.start()
         for port in range(1, 11):

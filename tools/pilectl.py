@@ -1,8 +1,9 @@
 """pilectl: the installer's and developer's command line for the pile.
 
 Commands here: ``build`` (mpy-cross), ``sim`` (one virtual pile you can drive),
-``demo`` (a virtual pile with a scripted stream of residents) and ``bench``
-(figures printed as JSON). Flashing, provisioning and labels come with their
+``demo`` (a virtual pile with a scripted stream of residents), ``bench``
+(figures printed as JSON), ``broker`` (accounts) and ``card`` (the issuing
+desk, docs/card-desk.md). Flashing, provisioning and labels come with their
 own issues.
 """
 
@@ -49,6 +50,12 @@ def _broker(args: argparse.Namespace) -> int:
     return broker_accounts.main(args.rest)
 
 
+def _card(args: argparse.Namespace) -> int:
+    from tools import card_cli
+
+    return card_cli.main(args.rest)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from tools import bench
 
@@ -90,6 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.set_defaults(run=_broker)
 
+    p = commands.add_parser("card", help="the issuing desk: IC cards and their records (docs/card-desk.md)")
+    p.add_argument(
+        "rest",
+        nargs=argparse.REMAINDER,
+        help="issue | topup | read | unlock | refund | block | unblock | history | blacklist | overspent",
+    )
+    p.set_defaults(run=_card)
+
     p = commands.add_parser("bench", help="benchmarks; each prints one JSON object")
     p.add_argument("what", choices=["meter", "trip", "memory", "powercut", "wear", "resume", "wire", "ingest", "qstrs"])
     p.add_argument("--profile", default="mc10", choices=["mc10", "sdm120"])
@@ -99,9 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=_bench)
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["broker"]:
-        # Its options belong to the accounts tool, which argparse.REMAINDER would not pass on.
-        return _broker(argparse.Namespace(rest=argv[1:]))
+    if argv[:1] in (["broker"], ["card"]):
+        # Their options belong to their own parsers, which argparse.REMAINDER would not pass on.
+        rest = argparse.Namespace(rest=argv[1:])
+        return _broker(rest) if argv[0] == "broker" else _card(rest)
     args = parser.parse_args(argv)
     if getattr(args, "what", None) and args.trials is None:
         args.trials = {"trip": 60, "resume": 10}.get(args.what, 0)

@@ -5,7 +5,7 @@ freed, each pool twice the size of the one before. On the unix port the first
 six pools hold about 1260 names; the seventh asks for one contiguous block of
 about 14 KB, which a running pile at -X heapsize=96wK never has. So the pools
 boot makes must hold the names of all the code the pile loads later for a
-while (commands, modem rounds, main meter reads), with room for the names the
+while (commands, modem rounds, main meter reads, card swipes), with room for the names the
 pile makes as it runs (its id's characters, texts it formats).
 
 ``measure`` interns the names a pile with every part fitted has after boot,
@@ -26,7 +26,8 @@ from boards.sim.world.vm import link_image, micropython_executable
 from tools.mpy_build import ROOT, build
 
 # What boards/sim/main.py and firmware/shell/app.py import at boot on a pile with every part fitted:
-# asyncio's parts, the settings readers (forgotten after), the resident firmware, the boot's own code.
+# asyncio's parts, the settings readers (forgotten after), the resident firmware, the boot's own code,
+# the card reader's driver and task (and the card layout, loaded for the pile's tag).
 BOOT_IMPORTS = (
     "asyncio",
     "asyncio.event",
@@ -42,6 +43,10 @@ BOOT_IMPORTS = (
     "firmware.shell.boot",
     "firmware.shell.main_meter_task",
     "drivers.main_meter",
+    "drivers.mfrc522",
+    "firmware.card.book",
+    "firmware.card.record",
+    "firmware.shell.card_task",
 )
 # Scripts the VM runs, never modules the pile imports.
 ENTRY_POINTS = ("boards.sim.main", "boards.sim.lifecycle")

@@ -7,7 +7,7 @@ import os
 import vfs
 
 from boards import pinmap
-from boards.sim.simhw import I2C, FileFlash, HostPpp, Pin, PinBus, PtyUart, Watchdog
+from boards.sim.simhw import I2C, SPI, FileFlash, HostPpp, Pin, PinBus, PtyUart, Watchdog
 from drivers.coin import CoinAcceptor
 from drivers.keypad import Keypad
 from drivers.lcd_hd44780 import Lcd
@@ -57,6 +57,13 @@ class SimBoard:
             # asyncio streams poll the pty file itself (PtyUart is not pollable).
             modem_uart = open(modem_tty, "r+b", buffering=0)
             self.modem_line = ModemLine(modem_uart, Pin(bus, pinmap.MODEM_PWRKEY_GPIO, Pin.OUT), HostPpp)
+        self.card_reader = None
+        card_spi = os.getenv("PILE_CARD_SPI")
+        if card_spi:
+            from drivers.mfrc522 import Mfrc522
+
+            # Chip select toggles twice per register access: the host needs the SPI frames, not that.
+            self.card_reader = Mfrc522(SPI(card_spi), Pin(bus, pinmap.CARD_CS_GPIO, Pin.OUT, report=False))
         # Built by the main meter task after boot (firmware/shell/main_meter_task.py); None: not fitted.
         self.main_meter = self._main_meter if os.getenv("PILE_MAIN_METER_TTY") else None
 

@@ -35,9 +35,14 @@ ARG_CREDIT = const(5)
 ARG_REF = const(6)
 ARG_VERSION = const(4)
 ARG_SETTINGS = const(5)
+ARG_BLOCK = const(4)
+ARG_UNBLOCK = const(5)
+ARG_SETTLED = const(6)
 
-KINDS = ("start", "stop", "config", "query", "reboot", "time")
+KINDS = ("start", "stop", "config", "query", "reboot", "time", "cards")
 _REF_MAX = const(32)
+_UIDS_MAX = const(32)
+_UID_HEX_MAX = const(20)
 
 
 def command_mac(key, pile_id, body):
@@ -107,7 +112,33 @@ def field_problem(command):
     elif kind == "config":
         if not _is_uint(command.get(ARG_VERSION)) or not isinstance(command.get(ARG_SETTINGS), dict):
             return "config needs a version and a settings map"
+    elif kind == "cards":
+        if not _are_uids(command.get(ARG_BLOCK)) or not _are_uids(command.get(ARG_UNBLOCK)):
+            return "cards needs block and unblock lists of at most 32 card UIDs in hex"
+        if not _are_settled(command.get(ARG_SETTLED)):
+            return "cards needs a settled list of at most 32 [card UID in hex, order no] pairs"
     return ""
+
+
+def _are_settled(pairs):
+    if not isinstance(pairs, list) or len(pairs) > _UIDS_MAX:
+        return False
+    for pair in pairs:
+        if not isinstance(pair, list) or len(pair) != 2 or not _are_uids(pair[:1]) or not _is_uint(pair[1]):
+            return False
+    return True
+
+
+def _are_uids(uids):
+    if not isinstance(uids, list) or len(uids) > _UIDS_MAX:
+        return False
+    for uid in uids:
+        if not isinstance(uid, str) or not 0 < len(uid) <= _UID_HEX_MAX or len(uid) % 2:
+            return False
+        for char in uid:
+            if char not in "0123456789abcdef":
+                return False
+    return True
 
 
 class Ledger:

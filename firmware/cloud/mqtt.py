@@ -15,6 +15,8 @@ import time
 
 from firmware.compat import const
 
+_U16 = const(">H")
+
 CONNECT = const(0x10)
 _CONNACK = const(0x20)
 _PUBLISH = const(0x30)
@@ -36,7 +38,7 @@ class MqttError(Exception):
 
 def _string(text):
     data = text.encode() if isinstance(text, str) else bytes(text)
-    return struct.pack(">H", len(data)) + data
+    return struct.pack(_U16, len(data)) + data
 
 
 def _remaining_length(length):
@@ -98,7 +100,7 @@ class MqttClient:
         if self.password is not None:
             flags |= 0x40
             payload += _string(self.password)
-        header = _string("MQTT") + bytes((4, flags)) + struct.pack(">H", self.keepalive_s)
+        header = _string("MQTT") + bytes((4, flags)) + struct.pack(_U16, self.keepalive_s)
         await self._send(CONNECT, header + payload)
         kind, body = await self._wait(self._read_packet())
         if kind != _CONNACK or len(body) != 2:
@@ -116,7 +118,7 @@ class MqttClient:
         body = _string(topic)
         if qos:
             packet_id = self._packet_id()
-            body += struct.pack(">H", packet_id)
+            body += struct.pack(_U16, packet_id)
             event = self._acks[packet_id] = asyncio.Event()
         await self._send(_PUBLISH | flags, body + payload)
         if qos:
@@ -130,7 +132,7 @@ class MqttClient:
         """Subscribe to ``topic`` with QoS 1 and wait for the _SUBACK."""
         packet_id = self._packet_id()
         event = self._acks[packet_id] = asyncio.Event()
-        await self._send(_SUBSCRIBE, struct.pack(">H", packet_id) + _string(topic) + b"\x01")
+        await self._send(_SUBSCRIBE, struct.pack(_U16, packet_id) + _string(topic) + b"\x01")
         try:
             await self._wait(event.wait())
         finally:
@@ -202,7 +204,7 @@ class MqttClient:
                 kind, body = await self._read_packet()
                 kind_type = kind & 0xF0
                 if kind_type in (PUBACK, _SUBACK) and len(body) >= 2:
-                    event = self._acks.get(struct.unpack(">H", body[:2])[0])
+                    event = self._acks.get(struct.unpack(_U16, body[:2])[0])
                     if event is not None:
                         event.set()
                 elif kind_type == _PINGRESP:
@@ -215,7 +217,7 @@ class MqttClient:
             await self.close()
 
     async def _deliver(self, kind, body):
-        (topic_length,) = struct.unpack(">H", body[:2])
+        (topic_length,) = struct.unpack(_U16, body[:2])
         topic = bytes(body[2 : 2 + topic_length]).decode()
         at = 2 + topic_length
         qos = (kind >> 1) & 3

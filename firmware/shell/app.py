@@ -12,8 +12,12 @@ from firmware.shell.modem_task import modem_loop
 from firmware.shell.store import Store
 from firmware.shell.supervisor import Supervisor
 
+_BOOT_LOOP = const("boot loop")
+
 _HEAP_SHARE_PER_COLLECT = const(48)
 _BOOT_MODULES = const(("firmware.shell.boot",))
+# The card layout's code, needed at boot only for the pile's tag; each swipe loads it again.
+_TAG_MODULES = const(("firmware.card.record", "firmware.card.value_block", "firmware.mac"))
 
 
 async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
@@ -38,7 +42,7 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         await _safe_mode(board, "flash fault")
         return
     if looping:
-        await _safe_mode(board, "boot loop")
+        await _safe_mode(board, _BOOT_LOOP)
         return
     watchdog = board.watchdog(cfg["WDT_TIMEOUT_S"] * 1000)
     try:
@@ -67,7 +71,9 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
     health = tasks.Health()
     health.flash = board.flash
     supervisor = Supervisor(watchdog, cfg["WDT_TIMEOUT_S"] * 1000)
-    if identity is not None:
+    # An identity without a broker account names the pile (its cards need that) with the cloud off.
+    cloud = identity is not None and "host" in identity
+    if cloud:
         link = CloudLink(board, identity, store, controller, counters["boot"], cfg, config_path, tls)
         if settings.exists(config_path + ".answer"):
             # This boot applied (or refused) a config command's change: its answer goes first.
@@ -78,8 +84,11 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
     modem_line = getattr(board, "modem_line", None)
     if modem_line is not None:
         # Not supervised either: a stuck modem is power-cycled by its own task, never by the watchdog.
-        apn = identity["apn"] if identity is not None else None
+        apn = identity["apn"] if cloud else None
         asyncio.create_task(modem_loop(modem_line, apn, cfg["MODEM_POLL_S"] * 1000))
+    card_reader = getattr(board, "card_reader", None)
+    if card_reader is not None:
+        _start_cards(card_reader, controller, store, cfg, identity)
     if getattr(board, "main_meter", None) is not None:  # not supervised: it only reports; loaded past boot's peak
         from firmware.shell.main_meter_task import start as start_main_meter
 
@@ -140,6 +149,31 @@ def _restore(store, cfg):
         return boot.restore_from_flash(store, cfg, clock.now_ms(), clock.wall_s())
     finally:
         settings.forget(_BOOT_MODULES)
+
+
+def _start_cards(reader, controller, store, cfg, identity):
+    """The card book, and the reader's task (firmware/shell/card_task.py) once the identity gives the
+    site's card key; without the key no card can be read, and cards stay off (logged)."""
+    from firmware.card.book import CardBook
+
+    try:
+        record = store.cards()
+    except OSError as error:
+        alarm("flash_fault", detail=repr(error))
+        record = None
+    controller.book = CardBook(record, cfg)
+    site_key = identity.get("site_key") if identity is not None else None
+    if site_key is None:
+        note("cards off: the identity has no site_key")
+        return
+    from binascii import unhexlify
+
+    from firmware.card.record import pile_tag
+    from firmware.shell.card_task import card_loop
+
+    tag = pile_tag(identity["pile"])
+    settings.forget(_TAG_MODULES)
+    asyncio.create_task(card_loop(reader, controller, unhexlify(site_key), tag))
 
 
 async def _safe_mode(board, reason):

@@ -17,9 +17,15 @@ from firmware.shell import log as alarm_log
 from firmware.shell.clock import now_ms, wall_s
 from firmware.shell.log import alarm, log, note
 from firmware.shell.settings import forget
+from firmware.ticks import since_ms
 from firmware.version import FIRMWARE_VERSION
 
 IDLE_POLL_MS = const(250)
+# A command whose code found no room waits for the heap to have it again (a modem round or a swipe
+# ending): tried again from the session loop, at most this often and this many times, then dropped.
+_DELAYED_MAX = const(4)
+_DELAYED_TRIES = const(40)
+_DELAYED_RETRY_MS = const(1000)
 COMMAND_MODULES = (
     "firmware.shell.remote",
     "firmware.cloud.commands",
@@ -53,6 +59,8 @@ class CloudLink:
         self.tls = tls
         self._queue = []  # outbox order numbers still to send this boot, ascending
         self._undeletable = []  # acknowledged orders whose file the flash would not let go
+        self._delayed = []  # [payload, tries] of commands that found no room for their code
+        self._delayed_ms = 0
 
     async def run(self):
         """Connect, send, and reconnect after a randomised back-off whenever the session ends."""
@@ -112,6 +120,7 @@ class CloudLink:
             # once (another board on the same identity) must not reconnect every second.
             connected = True
             while client.connected:
+                self._retry_delayed()
                 if self._next_record():
                     await self._send(client)
                 else:
@@ -182,12 +191,28 @@ class CloudLink:
             return
         # A few commands a day: their code is loaded for each and dropped after (firmware/shell/remote.py),
         # into a heap cleared of garbage first.
+        self._handle(payload, 0)
+
+    def _handle(self, payload, tries):
         gc.collect()
         try:
             from firmware.shell import remote
 
             remote.handle(self, payload)
         except MemoryError as error:
-            alarm("cloud_fault", detail="command dropped: %r" % (error,))
+            if tries < _DELAYED_TRIES and len(self._delayed) < _DELAYED_MAX:
+                self._delayed.append([payload, tries + 1])
+                self._delayed_ms = now_ms()
+                if not tries:
+                    alarm("cloud_fault", detail="command delayed: %r" % (error,))
+            else:
+                alarm("cloud_fault", detail="command dropped: %r" % (error,))
         finally:
             forget(COMMAND_MODULES)
+
+    def _retry_delayed(self):
+        """Try a delayed command again, once a second."""
+        if self._delayed and since_ms(now_ms(), self._delayed_ms) >= _DELAYED_RETRY_MS:
+            payload, tries = self._delayed.pop(0)
+            self._delayed_ms = now_ms()
+            self._handle(payload, tries)

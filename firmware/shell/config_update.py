@@ -20,6 +20,8 @@ from firmware.shell.json_file import read_json
 from firmware.shell.log import alarm, log, note
 from firmware.shell.settings import exists
 
+_SEPARATOR = const("; ")
+
 STAGED = ".next"
 ANSWER = ".answer"
 # firmware/cloud/commands.py's result codes, repeated so that a boot need not load that module early.
@@ -56,7 +58,7 @@ def apply_staged(config, config_path):
     if errors:
         for message in errors:
             note("config %d rejected: %s" % (version, message))
-        answer = [command_id, BAD_CONFIG, "; ".join(errors), None]
+        answer = [command_id, BAD_CONFIG, _SEPARATOR.join(errors), None]
     else:
         write_json(config_path, merged)
         log("config", version=version, id=command_id)

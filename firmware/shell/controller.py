@@ -7,9 +7,14 @@ instead of a relay left on by a core in an unknown state.
 """
 
 from firmware import prompts
+from firmware.compat import const
 from firmware.pile import EVENT_ALARM, EVENT_ORDER, EVENT_SAY
 from firmware.shell.log import alarm, log
 from firmware.ticks import since_ms
+
+_WHERE_AND_ERROR = const("%s: %r")
+
+_CARD_METHODS = const(("card", "pass"))
 
 
 class Controller:
@@ -26,6 +31,7 @@ class Controller:
         self.wall_save_s = cfg["CHECKPOINT_S"]
         self.safe_window_ms = cfg["SAFE_WINDOW_S"] * 1000
         self.started_ms = pile.boot_ms
+        self.book = None  # the card book (firmware/card/book.py) on a pile with a card reader
         self.failed = False
         self.store_failed = False
         pile.outbox_full = store.outbox_count() >= self.outbox_max
@@ -112,6 +118,11 @@ class Controller:
             elif kind == EVENT_ORDER:
                 detail["boot"] = counters.get("boot", 0)
                 log("order", **detail)
+                if self.book is not None and detail["method"] in _CARD_METHODS:
+                    # Owed before the order is kept: a cut between the two leaves the session file, and the
+                    # session's end (after the next boot) owes the card the same again, never twice.
+                    self.book.owe(detail["ref"], detail["no"], detail["port"], detail["returned"])
+                    self.save_cards()
                 coins_back = detail["returned"] if detail["method"] == "coin" else 0
                 if coins_back:
                     counters["returning"] = [detail["no"], coins_back]
@@ -163,6 +174,11 @@ class Controller:
         counters["wall"] = self.pile.wall_s
         self._keep(self.store.save_counters, counters)
 
+    def save_cards(self):
+        """Write the card book (a pile without a card reader has none)."""
+        if self.book is not None:
+            self._keep(self.store.save_cards, self.book.record())
+
     def _keep(self, write, *args):
         """A flash write; True if it went through. If the flash fails, no new money is taken
         (running sessions go on)."""
@@ -181,5 +197,5 @@ class Controller:
         self.relays.all_off()
         if not self.failed:
             self.failed = True
-            alarm("control_fault", detail="%s: %r" % (where, error))
+            alarm("control_fault", detail=_WHERE_AND_ERROR % (where, error))
         self.pile.halt()

@@ -11,7 +11,9 @@ from firmware.shell.log import alarm, note
 
 _DEFAULT_APN = const("cmiot")
 _PILE_ID_MAX = const(32)
-_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+_ID_CHARS = const("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+# The broker account: all of it or none (a pile provisioned before its cloud account: cards, no link).
+_BROKER_FIELDS = const(("password", "host", "port"))
 
 
 def identity_errors(identity):
@@ -22,6 +24,21 @@ def identity_errors(identity):
     pile = identity.get("pile")
     if not isinstance(pile, str) or not 0 < len(pile) <= _PILE_ID_MAX or any(c not in _ID_CHARS for c in pile):
         errors.append("pile must be 1 to 32 of A-Z a-z 0-9 _ -")
+    if any(name in identity for name in _BROKER_FIELDS):
+        errors.extend(_broker_errors(identity))
+    if "apn" in identity and (not isinstance(identity["apn"], str) or not identity["apn"]):
+        errors.append("apn must be the SIM's access point name")
+    if "key" in identity and not _is_key(identity["key"]):
+        errors.append("key must be the pile's command key: 64 hex digits")
+    if "site_key" in identity and not _is_key(identity["site_key"]):
+        errors.append("site_key must be the site's card key: 64 hex digits")
+    if "ca" in identity and not isinstance(identity["ca"], str):
+        errors.append("ca must name the broker's CA certificate file (DER)")
+    return errors
+
+
+def _broker_errors(identity):
+    errors = []
     password = identity.get("password")
     if not isinstance(password, str) or not password:
         errors.append("password must be a non-empty string")
@@ -31,12 +48,6 @@ def identity_errors(identity):
     port = identity.get("port")
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         errors.append("port must be an integer 1..65535")
-    if "apn" in identity and (not isinstance(identity["apn"], str) or not identity["apn"]):
-        errors.append("apn must be the SIM's access point name")
-    if "key" in identity and not _is_key(identity["key"]):
-        errors.append("key must be the pile's command key: 64 hex digits")
-    if "ca" in identity and not isinstance(identity["ca"], str):
-        errors.append("ca must name the broker's CA certificate file (DER)")
     return errors
 
 
@@ -52,7 +63,9 @@ def _is_ipv4(text):
 
 
 def load_identity(path):
-    """The pile's identity and broker account from ``path``; None (logged) if absent or invalid."""
+    """The pile's identity and broker account from ``path``; None (logged) if absent or invalid. An
+    identity without a broker account names the pile (and may carry the site's card key) with the cloud
+    link off."""
     identity = read_json(path, "identity", "cloud link off")
     if identity is None:
         return None

@@ -13,12 +13,13 @@ link never talks to the modem; it waits on the line's PPP session.
 from drivers.modem import Modem, PowerKey
 from drivers.modem_at import AtEngine, AtError, AtTimeout
 from drivers.modem_ppp import PppLink
+from firmware.compat import const
 from firmware.shell import clock
 from firmware.shell.log import alarm, log
 
 # What the drivers remember from one round to the next.
-_AT_STATE = ("data_mode", "rejected", "stray", "urcs")
-_MODEM_STATE = ("sim_state", "reg", "rssi_dbm", "operator_name", "misses", "power_cycles", "last_error")
+_AT_STATE = const(("data_mode", "rejected", "stray", "urcs"))
+_MODEM_STATE = const(("sim_state", "reg", "rssi_dbm", "operator_name", "misses", "power_cycles", "last_error"))
 
 
 async def run(line, apn):

@@ -1,4 +1,5 @@
-"""Commands from the cloud acted on: start, stop, config, query, reboot, time (docs/cloud-protocol.md).
+"""Commands from the cloud acted on: start, stop, config, query, reboot, time, cards
+(docs/cloud-protocol.md).
 
 firmware/cloud/commands.py decides whether a command may run; this module
 runs it through the controller (so every change to a port goes through the
@@ -21,10 +22,13 @@ from firmware import prompts
 from firmware.cbor import Encoded, encode
 from firmware.cloud import commands
 from firmware.cloud.commands import (
+    ARG_BLOCK,
     ARG_CREDIT,
     ARG_PORT,
     ARG_REF,
     ARG_SETTINGS,
+    ARG_SETTLED,
+    ARG_UNBLOCK,
     ARG_VERSION,
     DONE,
     FORGED,
@@ -39,6 +43,11 @@ from firmware.shell import clock
 from firmware.shell.log import alarm, log
 from firmware.version import FIRMWARE_VERSION
 
+_PORT_FAULT = const("port fault")
+_PORT_BUSY = const("port busy")
+_FAILED = const("failed: %r")
+_PORT_IDLE = const("port idle")
+
 _ANSWERS_KEPT = const(8)
 _REBOOT_WAIT_MS = const(5000)
 _REBOOT_POLL_MS = const(100)
@@ -47,9 +56,9 @@ IDLE_POLL_MS = const(1000)
 
 START_REFUSALS = {
     prompts.INVALID_PORT: "invalid port",
-    prompts.PORT_FAULT: "port fault",
+    prompts.PORT_FAULT: _PORT_FAULT,
     prompts.OUT_OF_SERVICE: "out of service",
-    prompts.PORT_BUSY: "port busy",
+    prompts.PORT_BUSY: _PORT_BUSY,
 }
 
 
@@ -74,7 +83,7 @@ def handle(link, payload):
     try:
         outcome = _run(link, command)
     except Exception as error:  # noqa: BLE001 - a bad command must not end the cloud link
-        outcome = REFUSED, "failed: %r" % (error,), None
+        outcome = REFUSED, _FAILED % (error,), None
     if outcome is None:
         return  # a staged config: answered after the restart that applies it
     result, detail, data = outcome
@@ -115,6 +124,8 @@ def _run(link, command):
         before = clock.wall_s()
         clock.set_wall(command[ISSUED])
         return DONE, "", before
+    if kind == "cards":
+        return _cards(controller, command[ARG_BLOCK], command[ARG_UNBLOCK], command[ARG_SETTLED])
     return DONE, "", None  # reboot: answered first, then _reboot
 
 
@@ -126,7 +137,7 @@ def _start(controller, number, fen, ref):
     if port.session is not None and port.session.ref == ref:
         return DONE, "already started", port.session.order_no
     if port.busy():
-        return REFUSED, "port busy", None
+        return REFUSED, _PORT_BUSY, None
     order_no = pile.next_order
     log("remote", start=number, fen=fen, ref=ref)
     now_ms = clock.now_ms()
@@ -141,12 +152,24 @@ def _stop(controller, number):
     if port is None:
         return REFUSED, "invalid port", None
     if not port.busy():
-        return REFUSED, "port idle", None
+        return REFUSED, _PORT_IDLE, None
     order_no = port.session.order_no
     log("remote", stop=number)
     now_ms = clock.now_ms()
     controller.apply(now_ms, "remote stop", controller.pile.stop, now_ms, number, REMOTE)
     return DONE, "", order_no
+
+
+def _cards(controller, block, unblock, settled):
+    """The cloud's blacklist change, and the sessions the desk settled on their cards (firmware/card/book.py);
+    the answer's data is how many cards are blocked now."""
+    book = controller.book
+    if book is None:
+        return REFUSED, "no card reader", None
+    book.block(block, unblock)
+    book.settled(settled)
+    controller.save_cards()
+    return DONE, "", len(book.blocked)
 
 
 def _pay_by_qr(pile, now_ms, number, fen, ref):

@@ -12,6 +12,7 @@ Layout under the store's root (one small JSON file per record):
   for copies of old ones.
 - ``commands.json``: the answers to the last cloud commands, so a replayed command id is never acted
   on twice, even after a reboot (firmware/cloud/commands.py).
+- ``cards.json``: the card book (firmware/card/book.py): blacklist, last counters seen, refunds owed.
 
 Every write goes to a ``.tmp`` file first and is renamed over the old one, which littlefs does
 atomically: after a cut at any block write a file is either its old or its new self. Small files
@@ -32,6 +33,7 @@ from firmware.shell.settings import exists
 
 _COUNTERS = const("counters.json")
 _COMMANDS = const("commands.json")
+_CARDS = const("cards.json")
 _LAST_SENT = const("sent.json")
 _SESSIONS = const("sessions")
 _OUTBOX = const("outbox")
@@ -90,6 +92,14 @@ class Store:
     def save_commands(self, record):
         """Replace the command ledger's record."""
         self._write(self.root + "/" + _COMMANDS, record)
+
+    def cards(self):
+        """The card book's record (firmware/card/book.py), or None on a fresh flash."""
+        return self._read(self.root + "/" + _CARDS)
+
+    def save_cards(self, record):
+        """Replace the card book's record."""
+        self._write(self.root + "/" + _CARDS, record)
 
     def sessions(self):
         """[(port, snapshot)] of the sessions saved as running; interrupted stops are cleaned up."""

@@ -136,7 +136,7 @@ async def input_loop(keypad, coin, controller, supervisor):
 
 
 async def ui_loop(lcd, voice, controller, notice_ms, health, supervisor):
-    """Refresh the display and play queued prompts, one at a time."""
+    """Refresh the display and play queued prompts (and amounts), one at a time."""
     queue = controller.voice_queue
     last_voice = time.ticks_add(time.ticks_ms(), -_VOICE_GAP_MS)
     ui_ok = True
@@ -152,7 +152,12 @@ async def ui_loop(lcd, voice, controller, notice_ms, health, supervisor):
             for row in range(4):
                 lcd.show(row, rows[row])
             if queue and (since_voice >= _VOICE_GAP_MS or since_voice < 0):
-                voice.play(queue.pop(0))
+                item = queue.pop(0)
+                # A prompt's track, or an amount said as clips (firmware/spoken.py).
+                if isinstance(item, int):
+                    voice.play(item)
+                else:
+                    voice.play_clips(item)
                 last_voice = time.ticks_ms()
             ui_ok = True
         except OSError as error:

@@ -116,3 +116,22 @@ def test_a_ledger_record_that_is_not_ours_starts_empty():
     for record in (None, [], {"floor": "x", "answers": []}, {"floor": 1, "answers": 5}):
         ledger = Ledger(record)
         assert ledger.floor == 0 and ledger.answers == []
+
+
+def test_a_cards_command_carries_uid_lists_and_settled_pairs():
+    good = body(kind="cards", a4=["a1b2c3d4"], a5=[], a6=[["0badcafe", 12]])
+    command, refusal = open_envelope(envelope(good), KEY, PILE)
+    assert refusal is None and command[4] == ["a1b2c3d4"] and command[6] == [["0badcafe", 12]]
+    bad_bodies = (
+        body(kind="cards", a4=["a1b2c3d4"], a5=[]),
+        body(kind="cards", a4=["A1B2C3D4"], a5=[], a6=[]),
+        body(kind="cards", a4=["a1b2c3d"], a5=[], a6=[]),
+        body(kind="cards", a4=["a1b2c3d4"] * 33, a5=[], a6=[]),
+        body(kind="cards", a4=[], a5="a1b2c3d4", a6=[]),
+        body(kind="cards", a4=[], a5=[], a6=[["a1b2c3d4"]]),
+        body(kind="cards", a4=[], a5=[], a6=[["a1b2c3d4", -1]]),
+        body(kind="cards", a4=[], a5=[], a6=[[12, "a1b2c3d4"]]),
+    )
+    for raw in bad_bodies:
+        command, refusal = open_envelope(envelope(raw), KEY, PILE)
+        assert command is None and refusal[1] == MALFORMED, (raw, refusal)

@@ -90,3 +90,11 @@ async def test_firmware_writes_reach_the_decoder_through_the_pty(wait_until):
             assert uart.read(8) == b""  # nothing comes back, and the read does not block
         assert decoder.volume == 25
         assert t_before <= decoder.events[-1].t_monotonic <= t_after
+
+
+def test_combination_play_decodes_into_the_words_of_its_clips():
+    decoder = Jq8900Decoder()
+    # 十二点三四元: clips 10, 02, 14, 03, 04, 15 of the ZH folder.
+    decoder.feed(frame(0x1B, b"100214030415") + frame(0x1B, b"99") + frame(0x1B, b"1"))
+    assert decoder.spoken() == ["十二点三四元"]
+    assert decoder.malformed_frames == 2

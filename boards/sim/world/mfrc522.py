@@ -93,6 +93,7 @@ class Mfrc522:
         self._lock = threading.Lock()
         self.card: ClassicCard | None = None
         self._tear_after: int | None = None
+        self._writes_before_tear = 0
         self._reset()
 
     # The test's side.
@@ -113,11 +114,13 @@ class Mfrc522:
             self._pending = None
             self.registers[STATUS2] &= ~CRYPTO1_ON & 0xFF
 
-    def tear_next_write(self, keep_bytes: int = 8) -> None:
-        """The card leaves the field during the next block write: the first ``keep_bytes`` of the block
-        are the new ones, the rest keep the old bytes; then the card is gone."""
+    def tear_next_write(self, keep_bytes: int = 8, after_writes: int = 0) -> None:
+        """The card leaves the field during a block write, the next one after ``after_writes`` whole
+        ones: the first ``keep_bytes`` of the block are the new ones, the rest keep the old bytes; then
+        the card is gone."""
         with self._lock:
             self._tear_after = keep_bytes
+            self._writes_before_tear = after_writes
 
     # The SPI side.
     def transfer(self, mosi: bytes) -> bytes:
@@ -279,7 +282,9 @@ class Mfrc522:
         if command == WRITE:
             if len(data) != 16:
                 return bytes((NAK_NOT_ALLOWED,)), 4
-            if self._tear_after is not None:
+            if self._tear_after is not None and self._writes_before_tear:
+                self._writes_before_tear -= 1
+            elif self._tear_after is not None:
                 keep = self._tear_after
                 self._tear_after = None
                 torn = bytearray(card.blocks[block])

@@ -21,6 +21,9 @@ FRAME_START = 0xAA
 CMD_PLAY_TRACK = 0x07
 CMD_STOP = 0x10
 CMD_SET_VOLUME = 0x13
+CMD_PLAY_CLIPS = 0x1B  # combination play: clips of the ZH folder, two ASCII characters a name
+# The words of the ZH folder's clips, by clip number (firmware/spoken.py).
+CLIP_WORDS = "零一二三四五六七八九十百千万点元"
 HEADER_BYTES = 3
 CHECKSUM_BYTES = 1
 # No JQ8900 command carries more data than this; a larger length means a false start.
@@ -30,11 +33,12 @@ READ_CHUNK_BYTES = 4096
 
 @dataclass(frozen=True)
 class VoiceEvent:
-    """Something the module was told to do: kind is "play", "stop" or "volume"."""
+    """Something the module was told to do: kind is "play", "clips", "stop" or "volume"."""
 
     t_monotonic: float
     kind: str
     value: int | None = None
+    clips: str = ""
 
 
 class Jq8900Decoder:
@@ -77,6 +81,10 @@ class Jq8900Decoder:
         """Return the tracks played so far, in order."""
         return [event.value for event in self.events if event.kind == "play"]
 
+    def spoken(self) -> list[str]:
+        """What each combination play said, as text (the clips' words), in order."""
+        return [event.clips for event in self.events if event.kind == "clips"]
+
     def clear(self) -> None:
         """Forget the events recorded so far (counters and volume are kept)."""
         self.events.clear()
@@ -93,7 +101,9 @@ class Jq8900Decoder:
             self.events.append(VoiceEvent(t, "volume", data[0]))
         elif command == CMD_STOP and not data:
             self.events.append(VoiceEvent(t, "stop"))
-        elif command in (CMD_PLAY_TRACK, CMD_SET_VOLUME, CMD_STOP):
+        elif command == CMD_PLAY_CLIPS and data and len(data) % 2 == 0 and _clip_names(data):
+            self.events.append(VoiceEvent(t, "clips", clips=_clip_names(data)))
+        elif command in (CMD_PLAY_TRACK, CMD_SET_VOLUME, CMD_STOP, CMD_PLAY_CLIPS):
             self.malformed_frames += 1
         else:
             self.unknown_commands[command] += 1
@@ -148,3 +158,14 @@ class UartTap:
             return
         if data:
             self._on_bytes(data, time.monotonic())
+
+
+def _clip_names(data: bytes) -> str:
+    """The words of the clips named in ``data``; "" if any name is not one of the folder's clips."""
+    words = []
+    for index in range(0, len(data), 2):
+        name = data[index : index + 2].decode("ascii", "replace")
+        if not name.isdigit() or int(name) >= len(CLIP_WORDS):
+            return ""
+        words.append(CLIP_WORDS[int(name)])
+    return "".join(words)

@@ -21,10 +21,13 @@ from boards.sim.world.flash import provision
 from boards.sim.world.lcd import Hd44780Lcd
 from boards.sim.world.main_meter import MainMeter
 from boards.sim.world.meter_server import MeterModel, start_meter_server
+from boards.sim.world.mfrc522 import Mfrc522
+from boards.sim.world.mifare import ClassicCard
 from boards.sim.world.modem import ModemEmulator
 from boards.sim.world.network import NetworkProxy
 from boards.sim.world.pinwire import PinWire
 from boards.sim.world.serial_link import SerialLink
+from boards.sim.world.spi_link import SpiLink
 from boards.sim.world.vm import DEFAULT_HEAP, FirmwareVM
 from boards.sim.world.voice import Jq8900Decoder, UartTap
 from drivers.keypad import KEYS
@@ -36,6 +39,7 @@ KEY_HOLD_S = 0.12
 KEY_GAP_S = 0.08
 MODEM_BAUD = 115200
 MAIN_METER_BAUD = 2400
+OFFLINE_PILE_ID = "SIM1"
 
 
 class VirtualPile:
@@ -51,6 +55,7 @@ class VirtualPile:
         seed: int = 1,
         cloud: dict | None = None,
         main_meter: bool = False,
+        site_key: bytes | None = None,
     ) -> None:
         self.config = dict(config or {})
         self.config.setdefault("METER_PROFILE", profile)
@@ -96,6 +101,11 @@ class VirtualPile:
         # damage its line. Off by default: its reader costs heap the TLS tests and benches do not spare.
         self.main_meter = MainMeter() if main_meter else None
         self.main_meter_line: SerialLink | None = None
+        # With ``site_key``, an MFRC522 card reader on SPI, and the site's card key in the identity: tests
+        # present cards to it (boards/sim/world/cards.py builds them) and take them away.
+        self.site_key = site_key
+        self.card_reader = Mfrc522() if site_key is not None else None
+        self._card_link: SpiLink | None = None
 
     async def start(self) -> None:
         """Bring up the emulated hardware, then boot the firmware and wait for its boot line."""
@@ -119,8 +129,15 @@ class VirtualPile:
         self.pinwire.on_event("cut", self._flash_cut)
         self.pinwire.on_event("reset", self._board_reset)
         (self.workdir / "config.json").write_text(json.dumps(self.config))
+        if self.card_reader is not None:
+            self._card_link = SpiLink(self.card_reader)
+            self._card_link.start()
         if self.cloud is not None:
             await self._start_network()
+        elif self.site_key is not None:
+            # A pile provisioned with its id and the site's card key but no broker account yet.
+            identity = {"pile": OFFLINE_PILE_ID, "site_key": self.site_key.hex()}
+            (self.workdir / "identity.json").write_text(json.dumps(identity))
         if not self.flash_image.exists():
             await asyncio.to_thread(provision, self.flash_image)
         await self.pinwire.drive(pinmap.COIN_GPIO, 1)
@@ -148,6 +165,8 @@ class VirtualPile:
             identity["ca"] = str(self.cloud["ca"])
         if "key" in self.cloud:
             identity["key"] = self.cloud["key"]
+        if self.site_key is not None:
+            identity["site_key"] = self.site_key.hex()
         (self.workdir / "identity.json").write_text(json.dumps(identity))
 
     async def power_restore(self) -> None:
@@ -162,6 +181,7 @@ class VirtualPile:
                 "PILE_CONFIG": "config.json",
                 "PILE_FLASH_IMAGE": str(self.flash_image),
                 **({"PILE_MODEM_TTY": self._modem_line.device_path} if self._modem_line else {}),
+                **({"PILE_CARD_SPI": self._card_link.device_path} if self._card_link else {}),
             },
             self.heap,
             self.records,
@@ -262,6 +282,8 @@ class VirtualPile:
             self.main_meter.close()
         if self.main_meter_line:
             self.main_meter_line.close()
+        if self._card_link:
+            self._card_link.close()
         if self.link:
             self.link.close()
         if self._tempdir:
@@ -320,6 +342,16 @@ class VirtualPile:
     def set_load(self, port: int, watts: float) -> None:
         """Replace whatever is on ``port`` with a constant load (a heater, a power strip)."""
         self.loads[port] = ConstantLoad(watts, seed=self.seed + port)
+
+    def present_card(self, card: ClassicCard) -> None:
+        """Lay ``card`` on the reader (it stays there until ``remove_card``)."""
+        assert self.card_reader is not None, "this pile has no card reader (give it a site_key)"
+        self.card_reader.present(card)
+
+    def remove_card(self) -> None:
+        """Take the card off the reader."""
+        assert self.card_reader is not None, "this pile has no card reader (give it a site_key)"
+        self.card_reader.remove()
 
     async def insert_coins(self, count: int) -> None:
         """Drop ``count`` coins into the acceptor, one after another."""

@@ -1,0 +1,61 @@
+"""One swipe: the card read, the swipe's plan (firmware/card/swipe.py), the card written, the plan kept.
+
+Every change to the core goes through the controller, so relays and records
+settle after it as after a key press. The card is written before the pile
+commits to anything, and the pile commits only once the card reads back
+whole: a card pulled away mid-write changes nothing on either side.
+"""
+
+from firmware import prompts
+from firmware.card import swipe
+from firmware.card.on_reader import GONE, KEY, read_record, write_record
+from firmware.card.record import PREPAID, day_of
+from firmware.compat import const
+from firmware.port import CARD
+from firmware.shell.clock import now_ms, wall_s
+from firmware.shell.log import alarm
+from firmware.spoken import yuan_clips
+
+# A stop, then putting its settlement on the card; or a start the port refused once the card was
+# written, then giving the card its money back.
+_PLANS_MAX = const(3)
+
+
+async def run(reader, uid, uid_hex, controller, site_key, tag):
+    """Serve the card ``uid`` (selected on ``reader``) at the pile tagged ``tag``."""
+    pile = controller.pile
+    book = controller.book
+    blocks = [bytearray(16) for _ in range(6)]
+    for _ in range(_PLANS_MAX):
+        record, slot, reason = await read_record(reader, uid, site_key, blocks)
+        if reason == GONE:
+            return
+        now = now_ms()
+        plan = controller.apply(
+            now, "card", swipe.plan, pile, controller.panel, book, uid_hex, record, reason, tag, day_of(wall_s()), now
+        )
+        if plan is None:
+            return
+        prompt, number, value, written, start = plan
+        if prompt == swipe.STOP:
+            controller.apply(now, "card", pile.stop, now, number, CARD)
+            continue
+        if written is None:
+            if prompt == prompts.CARD_REFUSED or prompt == prompts.CARD_BLOCKED or reason == KEY:
+                alarm("card_refused", detail=value, card=uid_hex)
+            controller.apply(now, "card", pile.announce, prompt, number, value, now)
+            if prompt == prompts.CARD_BALANCE and record.kind == PREPAID:
+                controller.voice_queue.append(yuan_clips(record.balance_fen))
+            return
+        if not await write_record(reader, uid, site_key, written, 1 - slot, blocks):
+            now = now_ms()
+            controller.apply(now, "card", pile.announce, prompts.CARD_AGAIN, number, "", now)
+            return
+        now = now_ms()
+        result = controller.apply(
+            now, "card", swipe.commit, pile, controller.panel, book, uid_hex, written, number, start, now
+        )
+        controller.save_cards()
+        controller.apply(now, "card", pile.announce, result or prompt, number, value, now)
+        if start is None or result in (prompts.STARTED, prompts.QUEUED, prompts.FREE_STARTED):
+            return

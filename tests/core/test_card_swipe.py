@@ -1,0 +1,196 @@
+"""A swipe's decisions (firmware/card/swipe.py) and the card book, on CPython and MicroPython.
+
+The card itself is not here: ``plan`` is handed the record a card read as,
+and the tests check what the pile would write and do.
+"""
+
+from firmware import prompts
+from firmware.card.book import CardBook
+from firmware.card.record import FREE, MONTHLY, PREPAID, CardRecord
+from firmware.card.swipe import STOP, commit, plan
+from firmware.port import CARD
+from tests.core.scenario import Scenario
+
+UID = "a1b2c3d4"
+TAG = 0x11223344
+OTHER_TAG = 0x55667788
+TODAY = 9800
+CARD_RULES = {"CARD_HOLD_FEN": 500, "CARD_MIN_FEN": 100, "CARD_DAY_MAX": 2, "CARD_REPEAT_S": 3}
+
+
+def setup(**overrides):
+    scenario = Scenario(**dict(CARD_RULES, **overrides))
+    scenario.run(600)  # fresh readings on every port
+    return scenario, CardBook(None, scenario.cfg)
+
+
+def swipe(scenario, book, record, reason=None, uid=UID, tag=TAG):
+    return plan(scenario.pile, scenario.panel, book, uid, record, reason, tag, TODAY, scenario.now)
+
+
+def start_prepaid(scenario, book, port=3, balance_fen=1200):
+    """Port chosen on the keypad, then a prepaid card swiped and written: (written record, prompt)."""
+    scenario.keys("%d#" % port)
+    prompt, number, _, written, start = swipe(scenario, book, CardRecord(PREPAID, balance_fen, 7))
+    assert (prompt, number, start) == (prompts.STARTED, port, ("card", 500))
+    result = commit(scenario.pile, scenario.panel, book, UID, written, number, start, scenario.now)
+    scenario._drain()
+    return written, result
+
+
+def test_a_card_swiped_first_shows_its_balance_and_waits_for_a_port():
+    scenario, book = setup()
+    prompt, number, value, written, start = swipe(scenario, book, CardRecord(PREPAID, 1234, 7))
+    assert (prompt, number, value, written, start) == (prompts.CARD_BALANCE, 0, "12.34Y", None, None)
+    assert scenario.panel.card == UID
+    scenario.keys("3#")
+    assert scenario.said[-1] == "card_again"
+    assert scenario.panel.port == 3
+
+
+def test_a_start_holds_part_of_the_balance_and_marks_the_card_with_the_session():
+    scenario, book = setup()
+    order_no = scenario.pile.next_order
+    written, result = start_prepaid(scenario, book)
+    assert result == prompts.STARTED
+    assert (written.balance_fen, written.counter, written.held_fen) == (700, 8, 500)
+    assert (written.session_pile, written.session_port, written.session_order) == (TAG, 3, order_no)
+    session = scenario.pile.port(3).session
+    assert (session.method, session.ref, session.order_no, session.paid_mfen) == ("card", UID, order_no, 500000)
+    assert book.seen[UID] == 8 and scenario.panel.port == 0 and scenario.panel.card is None
+
+
+def test_a_low_balance_is_refused_with_the_balance_shown():
+    scenario, book = setup()
+    scenario.keys("3#")
+    assert swipe(scenario, book, CardRecord(PREPAID, 99, 7))[:4] == (prompts.CARD_LOW, 0, "0.99Y", None)
+
+
+def test_swiping_the_card_again_stops_its_session_then_puts_the_unused_part_back():
+    scenario, book = setup(UNIT_MIN=1)  # 1 yuan a minute: 14 s use a part of the 5 yuan held
+    started, _ = start_prepaid(scenario, book)
+    scenario.load(3, 500)
+    scenario.run(10000)
+    scenario.run(4000)  # past the too-fast window
+    prompt, number, _, written, _ = swipe(scenario, book, started)
+    assert (prompt, number, written) == (STOP, 3, None)
+    assert scenario.pile.stop(scenario.now, number, CARD) == prompts.STOP_CARD
+    scenario._drain()
+    order = scenario.orders[-1]
+    assert (order["method"], order["ref"], order["reason"]) == ("card", UID, "card")
+    book.owe(order["ref"], order["no"], order["port"], order["returned"])  # as the controller does
+    prompt, number, value, settled, start = swipe(scenario, book, started)
+    assert (prompt, number, start) == (prompts.CARD_REFUNDED, 3, None)
+    assert settled.balance_fen == 700 + order["returned"] and 0 < order["returned"] < 500
+    assert (settled.session_pile, settled.held_fen, settled.counter) == (0, 0, started.counter + 1)
+    assert (
+        commit(scenario.pile, scenario.panel, book, UID, settled, number, None, scenario.now) == prompts.CARD_REFUNDED
+    )
+    assert UID not in book.owed
+
+
+def test_a_second_swipe_at_once_is_too_fast():
+    scenario, book = setup()
+    started, _ = start_prepaid(scenario, book)
+    assert swipe(scenario, book, started)[0] == prompts.CARD_TOO_FAST
+
+
+def test_a_card_written_for_a_session_that_never_began_gets_the_whole_hold_back():
+    scenario, book = setup()
+    marked = CardRecord(PREPAID, 700, 8)
+    marked.session_pile, marked.session_port, marked.held_fen = TAG, 3, 500
+    marked.session_order = scenario.pile.next_order
+    prompt, _, value, settled, _ = swipe(scenario, book, marked)
+    assert (prompt, value, settled.balance_fen, settled.session_pile) == (prompts.CARD_REFUNDED, "5.00Y", 1200, 0)
+
+
+def test_a_card_marked_at_another_pile_or_no_longer_owed_here_goes_to_the_desk():
+    scenario, book = setup()
+    marked = CardRecord(PREPAID, 700, 8)
+    marked.session_pile, marked.session_port, marked.held_fen, marked.session_order = OTHER_TAG, 3, 500, 1
+    assert swipe(scenario, book, marked)[0] == prompts.CARD_LOCKED
+    scenario.pile.next_order = 5
+    marked.session_pile = TAG
+    assert swipe(scenario, book, marked)[:4] == (prompts.CARD_LOCKED, 0, "", None)
+
+
+def test_a_card_settled_at_the_desk_is_no_longer_owed_here():
+    scenario, book = setup()
+    book.owe(UID, 4, 3, 120)
+    swipe(scenario, book, CardRecord(PREPAID, 900, 9))
+    assert UID not in book.owed
+
+
+def test_refusals_name_their_reason_for_the_alarm():
+    scenario, book = setup()
+    assert swipe(scenario, book, None, "forged")[:3] == (prompts.CARD_REFUSED, 0, "forged")
+    assert swipe(scenario, book, None, "torn")[:3] == (prompts.CARD_REFUSED, 0, "torn")
+    assert swipe(scenario, book, None, "key")[:3] == (prompts.CARD_UNKNOWN, 0, "key")
+    assert swipe(scenario, book, None, "blank")[:3] == (prompts.CARD_UNKNOWN, 0, "")
+    book.saw(UID, 9)
+    assert swipe(scenario, book, CardRecord(PREPAID, 5000, 8))[:3] == (prompts.CARD_REFUSED, 0, "replay")
+    book.block([UID], [])
+    assert swipe(scenario, book, CardRecord(PREPAID, 5000, 9))[:3] == (prompts.CARD_BLOCKED, 0, "blocked")
+    book.block([], [UID])
+    assert swipe(scenario, book, CardRecord(PREPAID, 5000, 9))[0] == prompts.CARD_BALANCE
+
+
+def test_a_busy_port_refuses_a_card_before_anything_is_written():
+    scenario, book = setup()
+    scenario.pay(3, 2)
+    scenario.keys("3#")
+    assert swipe(scenario, book, CardRecord(PREPAID, 5000, 9))[:4] == (prompts.PORT_BUSY, 3, "", None)
+
+
+def test_a_monthly_card_starts_a_free_session_within_its_validity_and_daily_cap():
+    scenario, book = setup()
+    monthly = CardRecord(MONTHLY, 0, 3, TODAY + 10, TODAY - 1, 2)
+    scenario.keys("4#")
+    prompt, number, _, written, start = swipe(scenario, book, monthly)
+    assert (prompt, number, start) == (prompts.FREE_STARTED, 4, ("pass", 0))
+    assert (written.last_day, written.day_sessions, written.held_fen, written.session_port) == (TODAY, 1, 0, 4)
+    assert commit(scenario.pile, scenario.panel, book, UID, written, 4, start, scenario.now) == prompts.FREE_STARTED
+    assert scenario.pile.port(4).session.free
+    capped = CardRecord(MONTHLY, 0, 3, TODAY + 10, TODAY, 2)
+    assert swipe(scenario, book, capped, uid="0badcafe")[0] == prompts.CARD_DAY_LIMIT
+    expired = CardRecord(MONTHLY, 0, 3, TODAY - 1, TODAY - 3, 0)
+    assert swipe(scenario, book, expired, uid="0badcafe")[0] == prompts.CARD_EXPIRED
+
+
+def test_a_free_card_shows_its_kind_and_starts_free():
+    scenario, book = setup()
+    free = CardRecord(FREE, 0, 1, TODAY + 365)
+    assert swipe(scenario, book, free)[:3] == (prompts.CARD_BALANCE, 0, "366 days")
+    scenario.keys("5#")
+    assert swipe(scenario, book, free)[4] == ("pass", 0)
+
+
+def test_a_card_session_never_takes_a_second_payment():
+    scenario, book = setup()
+    start_prepaid(scenario, book)
+    assert scenario.pile.pay(scenario.now, 3, "card", 500, "ffffffff") == prompts.PORT_BUSY
+    assert scenario.pile.pay(scenario.now, 3, "pass", 0, "ffffffff") == prompts.PORT_BUSY
+
+
+def test_a_session_the_desk_settled_is_owed_here_no_more():
+    scenario, book = setup()
+    book.owe(UID, 4, 3, 120)
+    book.owe("0badcafe", 5, 2, 80)
+    book.settled([[UID, 3], ["0badcafe", 5]])
+    assert book.owed == {UID: [4, 3, 120]}
+    marked = CardRecord(PREPAID, 700, 8)
+    marked.session_pile, marked.session_port, marked.held_fen, marked.session_order = TAG, 2, 500, 5
+    scenario.pile.next_order = 9
+    # The grey record written back after the desk's unlock: the desk, never the money again.
+    assert swipe(scenario, book, marked, uid="0badcafe")[:4] == (prompts.CARD_LOCKED, 0, "", None)
+
+
+def test_the_book_survives_the_flash_and_forgets_what_is_not_its_own():
+    scenario, book = setup()
+    book.saw(UID, 9)
+    book.owe(UID, 4, 3, 120)
+    book.block(["0badcafe"], [])
+    again = CardBook(book.record(), scenario.cfg)
+    assert (again.seen, again.owed, again.blocked) == ({UID: 9}, {UID: [4, 3, 120]}, ["0badcafe"])
+    junk = CardBook({"seen": [1], "owed": {UID: "x"}, "blocked": [7, "ok"]}, scenario.cfg)
+    assert (junk.seen, junk.owed, junk.blocked) == ({}, {}, ["ok"])
