@@ -61,7 +61,7 @@ _RESTORE = const(0xC2)
 _TRANSFER = const(0xB0)
 _ACK = const(0x0A)
 
-_EXCHANGE_MS = const(50)  # longer than the chip's 25 ms timer: a chip that never ends one is a fault
+_EXCHANGE_MS = const(50)  # longer than the chip's 15 ms timer: a chip that never ends one is a fault
 _POLL_MS = const(1)
 _BLOCK_BYTES = const(16)
 

@@ -125,11 +125,18 @@ class Pile:
             return prompts.PORT_BUSY
         return None
 
-    def pay(self, now_ms, number, method, fen, ref=""):
+    def reserve_order(self):
+        """Take the next order number now, for a session that begins once a card holds its marker."""
+        order_no = self.next_order
+        self.next_order += 1
+        return order_no
+
+    def pay(self, now_ms, number, method, fen, ref="", order_no=None):
         """A payment of ``fen`` for port ``number``; returns the prompt that answers it.
 
         ``ref`` is the payment reference of a QR payment, or the UID of the
-        card that paid (methods "card" and "pass"), carried to the order.
+        card that paid (methods "card" and "pass"), carried to the order; a
+        card's session has the ``order_no`` it reserved (``reserve_order``).
 
         An accepted payment is left in ``payment`` (port, order no, payments,
         fen, method) until the shell has put it on flash.
@@ -151,9 +158,10 @@ class Pile:
             port.dirty = True
             self.payment = (number, port.session.order_no, port.session.payments, fen, method)
             return prompts.ADDED
-        port.begin(Session(method, fen, self.next_order, self.wall_s, ref), now_ms)
-        self.payment = (number, self.next_order, 1, fen, method)
-        self.next_order += 1
+        if order_no is None:
+            order_no = self.reserve_order()
+        port.begin(Session(method, fen, order_no, self.wall_s, ref), now_ms)
+        self.payment = (number, order_no, 1, fen, method)
         self.queue.append(number)
         self._admit(now_ms)
         self._refresh_relays(now_ms)

@@ -45,6 +45,7 @@ CARD_LOCKED = const(35)
 CARD_TOO_FAST = const(36)
 CARD_REFUNDED = const(37)
 STOP_CARD = const(38)
+CARD_FREE_MODE = const(39)
 
 _PORT_MARK = const("%d")
 _VALUE_MARK = const("%s")
@@ -129,6 +130,8 @@ _TABLE = const(
         "Card back %s",
         "stop_card",
         "P%d: stopped by card",
+        "card_free_mode",
+        "Free: no card, port#",
     )
 )
 

@@ -103,8 +103,9 @@ def test_a_walk_away_session_is_settled_by_the_pile_and_put_on_the_card_at_the_n
     lift(rig)
     time.sleep(2.5)
     rig.present_card(card)
-    shown(rig, "Card ")
-    assert record_of(site_key, card).balance_fen == 2000 - order["used"], "refunded twice"
+    left = 2000 - order["used"]
+    shown(rig, "Card %d.%02dY" % (left // 100, left % 100))
+    assert record_of(site_key, card).balance_fen == left, "refunded twice"
     assert record_of(site_key, card).counter == counter
 
 

@@ -103,8 +103,8 @@ async def trip(args) -> dict:
 
 
 async def memory(args) -> dict:
-    """Peak heap (gc.mem_alloc) with all 10 ports charging and the cloud link up over TLS,
-    sending telemetry every 5 s, under the constrained VM heap."""
+    """Peak heap (gc.mem_alloc) with all 10 ports charging, the cloud link up over TLS sending
+    telemetry every 5 s, and the card reader's task running, under the constrained VM heap."""
     folder = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     certs = make_ca_and_server(folder)
     tls_port = free_port()

@@ -47,12 +47,12 @@ class CardBook:
         """The card ``uid`` now holds a record with ``counter``."""
         if counter > self.seen.get(uid, -1):
             self.seen[uid] = counter
-        _trim(self.seen, _SEEN_MAX)
+        _trim(self.seen, _SEEN_MAX, uid)
 
     def owe(self, uid, order_no, port, fen):
         """A card session ended here: ``fen`` go back on the card ``uid`` at its next swipe."""
         self.owed[uid] = [order_no, port, fen]
-        _trim(self.owed, _OWED_MAX)
+        _trim(self.owed, _OWED_MAX, uid)
 
     def block(self, uids, unblock):
         """Apply the cloud's blacklist change: ``uids`` (hex) added, ``unblock`` removed."""
@@ -73,8 +73,11 @@ class CardBook:
                 del self.owed[uid]
 
 
-def _trim(entries, most):
-    # Oldest first out would need an ordered dict: any entry will do, since a dropped ``seen`` only
-    # weakens replay checks for that card, and a dropped ``owed`` leaves its refund to the desk.
-    while len(entries) > most:
-        del entries[next(iter(entries))]
+def _trim(entries, most, keep):
+    # MicroPython's dicts keep no order, so not the oldest out: any but ``keep`` (the one just set). A
+    # dropped ``seen`` only weakens that card's replay check; a dropped ``owed`` leaves it to the desk.
+    for uid in list(entries):
+        if len(entries) <= most:
+            return
+        if uid != keep:
+            del entries[uid]

@@ -6,6 +6,7 @@ A card pulled away at any point gives a failed read or write, never an
 exception; only a reader that does not answer SPI raises OSError.
 """
 
+from drivers.mfrc522 import WUPA
 from firmware.card.record import card_key, newest, pack, sector_key, slot_blocks, unpack
 from firmware.compat import const
 
@@ -22,7 +23,8 @@ async def read_record(reader, uid, site_key, blocks):
     for slot in (0, 1):
         numbers = slot_blocks(slot)
         if not await reader.authenticate(numbers[0], key, uid):
-            return None, None, KEY
+            # Refused, or pulled away: a card still in the field answers a wake-up.
+            return None, None, KEY if await reader.request(WUPA) else GONE
         for index in range(3):
             if not await reader.read(numbers[index], blocks[3 * slot + index]):
                 return None, None, GONE

@@ -8,7 +8,11 @@ its record before the write.
 
 A plan is ``(prompt, port, value, record, start)``: the prompt to give (its
 port and formatted value), the record to write first (or None), and for a
-start the ``(method, fen)`` to pay the port with once it is written. A plan
+start the ``(method, fen, order no)`` to pay the port with once it is
+written. A start takes its order number at once and the book owes the card
+what it holds until the session has begun: a card pulled after the write, a
+start the port refuses by then, or a cut, all end in that refund at the
+card's next swipe here. A plan
 with prompt STOP asks the shell to stop the card's running session on
 ``port`` first and then plan again: the stop settles the session, and the
 next plan puts what is owed back on the card.
@@ -22,9 +26,11 @@ from firmware.ticks import since_ms
 
 _DAYS = const("%d days")
 _REPLAY = const("replay")
+_FREE = const("free")
 
 STOP = const(0)
-# Reasons that mean a forged or torn card, not merely a foreign one: refused with an alarm.
+# Reasons refused with an alarm: a forged or torn card, or one our sector key does not open (another
+# site's card, or a copy made without the key); a blank or foreign-format card is merely unknown.
 _FRAUD = const(("forged", "torn", "key"))
 
 
@@ -46,6 +52,9 @@ def plan(pile, panel, book, uid, record, reason, tag, today, now_ms):
         return _settle(pile, book, uid, record, tag)
     # No marker: what this pile owed the card was put back elsewhere (the desk's unlock).
     book.owed.pop(uid, None)
+    if panel.free_mode:
+        # Charging is free here now: the keypad alone starts a port, and no card is charged.
+        return prompts.CARD_FREE_MODE, 0, "", None, None
     kind = record.kind
     if kind == MONTHLY and today > record.valid_until:
         return prompts.CARD_EXPIRED, 0, "", None, None
@@ -58,38 +67,53 @@ def plan(pile, panel, book, uid, record, reason, tag, today, now_ms):
         # No port chosen yet: say what the card holds and wait for one.
         panel.card = uid
         panel.last_ms = now_ms
-        value = format_fen(record.balance_fen) if kind == PREPAID else _DAYS % (record.valid_until - today + 1)
+        if kind == PREPAID:
+            value = format_fen(record.balance_fen)
+        else:
+            value = _DAYS % (record.valid_until - today + 1) if kind == MONTHLY else _FREE
         return prompts.CARD_BALANCE, 0, value, None, None
     refusal = pile.refusal(number, now_ms)
     if refusal is not None:
+        # Another port, then: a card left on the reader is not read again for this one.
+        panel.port = 0
+        panel.card = None
         return refusal, number, "", None, None
+    order_no = pile.reserve_order()
     started = _copy(record)
     started.session_pile = tag
     started.session_port = number
-    started.session_order = pile.next_order
+    started.session_order = order_no
     if kind == PREPAID:
         hold = min(record.balance_fen, book.hold_fen)
         started.balance_fen -= hold
         started.held_fen = hold
-        return prompts.STARTED, number, format_fen(hold), started, ("card", hold)
+        book.owe(uid, order_no, number, hold)
+        return prompts.STARTED, number, format_fen(hold), started, ("card", hold, order_no)
     if kind == MONTHLY:
         started.day_sessions = record.day_sessions + 1 if record.last_day == today else 1
         started.last_day = today
-    return prompts.FREE_STARTED, number, "", started, ("pass", 0)
+    book.owe(uid, order_no, number, 0)
+    return prompts.FREE_STARTED, number, "", started, ("pass", 0, order_no)
 
 
 def commit(pile, panel, book, uid, record, number, start, now_ms):
     """The card ``uid`` now holds ``record``: start the session it paid for (``start``), or take the
     settled session off the book. The prompt the pile gives."""
     book.saw(uid, record.counter)
-    book.last_uid = uid
-    book.last_ms = now_ms
     if start is None:
         book.owed.pop(uid, None)
+        book.last_uid = uid
+        book.last_ms = now_ms
         return prompts.CARD_REFUNDED
-    panel.port = 0
-    panel.card = None
-    return pile.pay(now_ms, number, start[0], start[1], uid)
+    prompt = pile.pay(now_ms, number, start[0], start[1], uid, start[2])
+    if prompt == prompts.STARTED or prompt == prompts.QUEUED or prompt == prompts.FREE_STARTED:
+        # Begun: what the session owes the card is settled when it ends (firmware/shell/controller.py).
+        book.owed.pop(uid, None)
+        book.last_uid = uid
+        book.last_ms = now_ms
+        panel.port = 0
+        panel.card = None
+    return prompt
 
 
 def _settle(pile, book, uid, record, tag):
@@ -102,14 +126,10 @@ def _settle(pile, book, uid, record, tag):
     if session is not None and session.ref == uid and session.order_no == record.session_order:
         return STOP, number, "", None, None
     owed = book.owed.get(uid)
-    if owed is not None and owed[0] == record.session_order:
-        fen = owed[2]
-    elif record.session_order >= pile.next_order:
-        # The card was written but the session never began (a cut, or the port refused): all back.
-        fen = record.held_fen
-    else:
+    if owed is None or owed[0] != record.session_order:
         # Settled here, but the book no longer holds it: the desk settles it from the cloud's order.
         return prompts.CARD_LOCKED, 0, "", None, None
+    fen = owed[2]
     settled = _copy(record)
     settled.balance_fen += fen
     settled.session_pile = 0

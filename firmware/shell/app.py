@@ -159,8 +159,9 @@ def _start_cards(reader, controller, store, cfg, identity):
     try:
         record = store.cards()
     except OSError as error:
+        # Cards off: an empty book written over this one would forget the blacklist and refunds owed.
         alarm("flash_fault", detail=repr(error))
-        record = None
+        return
     controller.book = CardBook(record, cfg)
     site_key = identity.get("site_key") if identity is not None else None
     if site_key is None:

@@ -3,7 +3,10 @@
 Every change to the core goes through the controller, so relays and records
 settle after it as after a key press. The card is written before the pile
 commits to anything, and the pile commits only once the card reads back
-whole: a card pulled away mid-write changes nothing on either side.
+whole. A start's order number and the refund of its hold are on flash before
+the card is written, so a card pulled mid-write, or a start refused once the
+card holds its marker, gets its hold back at the next swipe (at once, for the
+refusal: the round plans again).
 """
 
 from firmware import prompts
@@ -47,6 +50,8 @@ async def run(reader, uid, uid_hex, controller, site_key, tag):
             if prompt == prompts.CARD_BALANCE and record.kind == PREPAID:
                 controller.voice_queue.append(yuan_clips(record.balance_fen))
             return
+        # What the card is owed if this write is all that happens (a start's hold) is on flash first.
+        controller.save_cards()
         if not await write_record(reader, uid, site_key, written, 1 - slot, blocks):
             now = now_ms()
             controller.apply(now, "card", pile.announce, prompts.CARD_AGAIN, number, "", now)

@@ -55,9 +55,10 @@ async def card_loop(reader, controller, site_key, tag):
                 await _round(reader, uid, uid_hex, controller, site_key, tag)
             await reader.halt()
             reader.stop_crypto()
-        except OSError as error:
+        except Exception as error:  # noqa: BLE001 - a reader fault (OSError) or a bug: cards wait, charging goes on
             alarm("card_fault", detail=repr(error))
             ready = False
+            present = None
             await asyncio.sleep_ms(_FAULT_RETRY_MS)
 
 

@@ -177,7 +177,11 @@ class Controller:
     def save_cards(self):
         """Write the card book (a pile without a card reader has none)."""
         if self.book is not None:
-            self._keep(self.store.save_cards, self.book.record())
+            try:
+                self._keep(self.store.save_cards, self.book.record())
+            except MemoryError as error:
+                # Kept in memory and written with the next change; the control path goes on.
+                alarm("card_fault", detail="card book not saved: %r" % (error,))
 
     def _keep(self, write, *args):
         """A flash write; True if it went through. If the flash fails, no new money is taken

@@ -31,8 +31,10 @@ def swipe(scenario, book, record, reason=None, uid=UID, tag=TAG):
 def start_prepaid(scenario, book, port=3, balance_fen=1200):
     """Port chosen on the keypad, then a prepaid card swiped and written: (written record, prompt)."""
     scenario.keys("%d#" % port)
+    order_no = scenario.pile.next_order
     prompt, number, _, written, start = swipe(scenario, book, CardRecord(PREPAID, balance_fen, 7))
-    assert (prompt, number, start) == (prompts.STARTED, port, ("card", 500))
+    assert (prompt, number, start) == (prompts.STARTED, port, ("card", 500, order_no))
+    assert book.owed[UID] == [order_no, port, 500]  # until the session has begun
     result = commit(scenario.pile, scenario.panel, book, UID, written, number, start, scenario.now)
     scenario._drain()
     return written, result
@@ -97,11 +99,35 @@ def test_a_second_swipe_at_once_is_too_fast():
 
 def test_a_card_written_for_a_session_that_never_began_gets_the_whole_hold_back():
     scenario, book = setup()
-    marked = CardRecord(PREPAID, 700, 8)
-    marked.session_pile, marked.session_port, marked.held_fen = TAG, 3, 500
-    marked.session_order = scenario.pile.next_order
-    prompt, _, value, settled, _ = swipe(scenario, book, marked)
+    scenario.keys("3#")
+    _, number, _, written, start = swipe(scenario, book, CardRecord(PREPAID, 1200, 7))
+    # The card holds the marker, but the session never began (pulled before the read-back, or a cut).
+    prompt, _, value, settled, _ = swipe(scenario, book, written)
     assert (prompt, value, settled.balance_fen, settled.session_pile) == (prompts.CARD_REFUNDED, "5.00Y", 1200, 0)
+
+
+def test_a_start_refused_once_the_card_is_written_gives_the_hold_back_at_once():
+    scenario, book = setup()
+    scenario.keys("3#")
+    _, number, _, written, start = swipe(scenario, book, CardRecord(PREPAID, 1200, 7))
+    scenario.meter_ok = False
+    scenario.run(6000)  # the port's reading goes stale while the card is written
+    refused = commit(scenario.pile, scenario.panel, book, UID, written, number, start, scenario.now)
+    assert refused == prompts.PORT_FAULT and scenario.pile.port(3).session is None
+    # Planned again in the same round: the refund, not "too fast".
+    prompt, _, value, settled, _ = swipe(scenario, book, written)
+    assert (prompt, value, settled.balance_fen) == (prompts.CARD_REFUNDED, "5.00Y", 1200)
+
+
+def test_a_payment_at_the_keypad_during_the_card_write_does_not_take_the_card_s_order_number():
+    scenario, book = setup()
+    scenario.keys("3#")
+    _, number, _, written, start = swipe(scenario, book, CardRecord(PREPAID, 1200, 7))
+    scenario.pay(5, 1)  # coins on port 5 while the card is being written
+    assert commit(scenario.pile, scenario.panel, book, UID, written, number, start, scenario.now) == prompts.STARTED
+    assert scenario.pile.port(3).session.order_no == written.session_order
+    assert scenario.pile.port(5).session.order_no != written.session_order
+    assert UID not in book.owed
 
 
 def test_a_card_marked_at_another_pile_or_no_longer_owed_here_goes_to_the_desk():
@@ -146,8 +172,9 @@ def test_a_monthly_card_starts_a_free_session_within_its_validity_and_daily_cap(
     scenario, book = setup()
     monthly = CardRecord(MONTHLY, 0, 3, TODAY + 10, TODAY - 1, 2)
     scenario.keys("4#")
+    order_no = scenario.pile.next_order
     prompt, number, _, written, start = swipe(scenario, book, monthly)
-    assert (prompt, number, start) == (prompts.FREE_STARTED, 4, ("pass", 0))
+    assert (prompt, number, start) == (prompts.FREE_STARTED, 4, ("pass", 0, order_no))
     assert (written.last_day, written.day_sessions, written.held_fen, written.session_port) == (TODAY, 1, 0, 4)
     assert commit(scenario.pile, scenario.panel, book, UID, written, 4, start, scenario.now) == prompts.FREE_STARTED
     assert scenario.pile.port(4).session.free
@@ -160,9 +187,19 @@ def test_a_monthly_card_starts_a_free_session_within_its_validity_and_daily_cap(
 def test_a_free_card_shows_its_kind_and_starts_free():
     scenario, book = setup()
     free = CardRecord(FREE, 0, 1, TODAY + 365)
-    assert swipe(scenario, book, free)[:3] == (prompts.CARD_BALANCE, 0, "366 days")
+    assert swipe(scenario, book, free)[:3] == (prompts.CARD_BALANCE, 0, "free")
     scenario.keys("5#")
-    assert swipe(scenario, book, free)[4] == ("pass", 0)
+    assert swipe(scenario, book, free)[4] == ("pass", 0, scenario.pile.next_order - 1)
+
+
+def test_in_free_mode_a_card_is_not_charged_but_a_marked_one_still_settles():
+    scenario, book = setup(FREE_MODE=True)
+    assert swipe(scenario, book, CardRecord(PREPAID, 5000, 9))[:4] == (prompts.CARD_FREE_MODE, 0, "", None)
+    marked = CardRecord(PREPAID, 700, 8)
+    marked.session_pile, marked.session_port, marked.held_fen = TAG, 3, 500
+    marked.session_order = 4
+    book.owe(UID, 4, 3, 120)
+    assert swipe(scenario, book, marked)[:3] == (prompts.CARD_REFUNDED, 3, "1.20Y")
 
 
 def test_a_card_session_never_takes_a_second_payment():
