@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from boards.sim.world.cards import new_site_key
+from boards.sim.world.cards import new_site_key, prepaid_card, record_of
 from boards.sim.world.serial_link import char_time_s
 from boards.sim.world.world import VirtualPile
 from cloud_bridge.mosquitto import Mosquitto, free_port
@@ -212,6 +212,46 @@ async def resume(args) -> dict:
     }
 
 
+async def card(args) -> dict:
+    """A card at the pile: laid on the reader with its port chosen, to the relay on; laid again, to the
+    relay off and to the refund read back from the card. A new card each trial."""
+    site_key = new_site_key()
+    pile = VirtualPile({"METER_PROFILE": args.profile, "CARD_REPEAT_S": 0}, heap=args.heap, site_key=site_key)
+    await pile.start()
+    starts_ms, stops_ms, refunds_ms = [], [], []
+
+    def relay_at(count: int, level: int) -> float:
+        return next(t for t, port, to in pile.relay_events[count:] if port == 1 and to == level)
+
+    try:
+        pile.plug(1, "ebike")
+        await pile.wait_for(lambda: pile.display()[0].startswith(".........."), 10, "meter read")
+        for trial in range(args.trials):
+            card = prepaid_card(site_key, bytes((0xC0, 0xFF, 0, trial)), 2000)
+            await pile.press("1#")
+            count, laid = len(pile.relay_events), time.monotonic()
+            pile.present_card(card)
+            await pile.wait_for(lambda: pile.relays[1] == 1, 10, "port 1 on")
+            starts_ms.append((relay_at(count, 1) - laid) * 1000)
+            pile.remove_card()
+            await asyncio.sleep(1)
+            count, laid = len(pile.relay_events), time.monotonic()
+            pile.present_card(card)
+            await pile.wait_for(lambda: pile.relays[1] == 0, 10, "port 1 off")
+            stops_ms.append((relay_at(count, 0) - laid) * 1000)
+            await pile.wait_for(lambda card=card: record_of(site_key, card).session_pile == 0, 10, "refund on card")
+            refunds_ms.append((time.monotonic() - laid) * 1000)
+            pile.remove_card()
+            await asyncio.sleep(0.5)
+    finally:
+        await pile.stop()
+    figures: dict = {"bench": "card", "trials": args.trials, "reader_poll_ms": 250}
+    for name, values in (("start", starts_ms), ("stop", stops_ms), ("refund", refunds_ms)):
+        figures[name + "_p50_ms"] = round(statistics.median(values))
+        figures[name + "_max_ms"] = round(max(values))
+    return figures
+
+
 async def wire(_args) -> dict:
     """Bytes per message kind and a busy pile's month, plain TCP and TLS (tools/wire_bench.py)."""
     from tools import wire_bench
@@ -240,6 +280,7 @@ RUNNERS = {
     "powercut": powercut,
     "wear": wear,
     "resume": resume,
+    "card": card,
     "wire": wire,
     "ingest": ingest,
     "qstrs": qstrs,

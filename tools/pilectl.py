@@ -106,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(run=_card)
 
     p = commands.add_parser("bench", help="benchmarks; each prints one JSON object")
-    p.add_argument("what", choices=["meter", "trip", "memory", "powercut", "wear", "resume", "wire", "ingest", "qstrs"])
+    p.add_argument(
+        "what", choices=["meter", "trip", "memory", "powercut", "wear", "resume", "card", "wire", "ingest", "qstrs"]
+    )
     p.add_argument("--profile", default="mc10", choices=["mc10", "sdm120"])
-    p.add_argument("--trials", type=int, default=None, help="trip (60) / resume (10): trials measured")
+    p.add_argument("--trials", type=int, default=None, help="trip (60) / resume (10) / card (10): trials measured")
     p.add_argument("--seconds", type=float, default=20.0, help="meter/memory: how long to run")
     p.add_argument("--heap", default="96wK", help="MicroPython heap size (-X heapsize)")
     p.set_defaults(run=_bench)
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return _broker(rest) if argv[0] == "broker" else _card(rest)
     args = parser.parse_args(argv)
     if getattr(args, "what", None) and args.trials is None:
-        args.trials = {"trip": 60, "resume": 10}.get(args.what, 0)
+        args.trials = {"trip": 60, "resume": 10, "card": 10}.get(args.what, 0)
     return args.run(args)
 
 

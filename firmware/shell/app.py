@@ -30,9 +30,12 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
     The watchdog starts once safe mode is ruled out, so a hang anywhere in
     the rest of the boot resets the board too. ``cfg`` is emptied once the
     pile's parts have taken their settings from it. With an ``identity`` (see
-    firmware/shell/identity.py) the cloud link runs beside the pile's tasks,
-    and so does the modem's on a board with one; neither is watched by the
-    supervisor, since a dead network must never reset a charging pile.
+    firmware/shell/identity.py) that has a broker account the cloud link runs
+    beside the pile's tasks, and so does the modem's on a board with one;
+    neither is watched by the supervisor, since a dead network must never
+    reset a charging pile. On a board with a card reader the card task runs
+    too (not supervised either: cards are not a safety part) once the
+    identity gives the site's card key.
     """
     board.relays.all_off()
     try:
