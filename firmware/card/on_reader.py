@@ -42,7 +42,8 @@ async def write_record(reader, uid, site_key, record, slot, blocks):
     """Write ``record`` into ``slot`` of the card ``uid`` (MAC last) and read it back: True once the card
     holds it. A card pulled mid-write keeps its other slot whole."""
     buffers = blocks[3 * slot : 3 * slot + 3]
-    pack(record, uid, card_key(site_key, uid), slot, buffers)
+    mac_key = card_key(site_key, uid)
+    pack(record, uid, mac_key, slot, buffers)
     numbers = slot_blocks(slot)
     if not await reader.authenticate(numbers[0], sector_key(site_key, uid), uid):
         return False
@@ -52,5 +53,5 @@ async def write_record(reader, uid, site_key, record, slot, blocks):
     for index in range(3):
         if not await reader.read(numbers[index], buffers[index]):
             return False
-    written, _ = unpack(uid, card_key(site_key, uid), slot, buffers)
+    written, _ = unpack(uid, mac_key, slot, buffers)
     return written is not None and written.counter == record.counter and written.balance_fen == record.balance_fen

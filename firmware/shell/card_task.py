@@ -48,11 +48,11 @@ async def card_loop(reader, controller, site_key, tag):
             if uid is None:
                 present = None
                 continue
-            uid_hex = hexlify(uid).decode()
             panel = controller.panel
-            if uid != present or (panel.port and panel.card == uid_hex):
+            # A card lying on the reader is polled every _POLL_MS: its hex only when it may get a round.
+            if uid != present or (panel.port and panel.card == hexlify(uid).decode()):
                 present = uid
-                await _round(reader, uid, uid_hex, controller, site_key, tag)
+                await _round(reader, uid, controller, site_key, tag)
             await reader.halt()
             reader.stop_crypto()
         except Exception as error:  # noqa: BLE001 - a reader fault (OSError) or a bug: cards wait, charging goes on
@@ -72,13 +72,13 @@ async def _card_in_field(reader):
     return uid
 
 
-async def _round(reader, uid, uid_hex, controller, site_key, tag):
+async def _round(reader, uid, controller, site_key, tag):
     gc.collect()
     try:
         from firmware.shell import card_round
 
         try:
-            await card_round.run(reader, uid, uid_hex, controller, site_key, tag)
+            await card_round.run(reader, uid, hexlify(uid).decode(), controller, site_key, tag)
         finally:
             # This task's frame lives for ever: the module left in a local would keep the round's code.
             del card_round
