@@ -17,6 +17,8 @@ class Keypad:
             pin.value(1)
 
     def _pressed(self):
+        """The index (row * 4 + column) of the first key down now, or -1; a keypad wired otherwise
+        (boards/esp32s3/keypad_pcf8574.py) replaces this and keeps the debouncing."""
         rows = self.rows
         cols = self.cols
         for r in range(len(rows)):

@@ -2,33 +2,36 @@
 
 Pin and UART map (see boards/esp32s3/README.md for the wiring notes):
 
-| function                    | pins                                  |
-|-----------------------------|---------------------------------------|
-| relays, ports 1..10         | GPIO 4 5 6 7 15 16 17 18 8 9 (ULN2803)|
-| RS485 meter, UART1          | TX 38, RX 39, DE/RE 40 (MAX3485)      |
-| voice JQ8900, RMT (TX only) | TX 43                                 |
-| main meter DL/T 645, UART0  | TX 45, RX 44, DE/RE 46 (MAX3485)      |
-| 4G modem, UART2 (issue 4)   | TX 35, RX 36, PWRKEY 37               |
-| LCD2004 + PCF8574, I2C0     | SDA 2, SCL 42, address 0x27           |
-| keypad 4x4                  | rows 10 11 12 13, columns 14 21 47 48 |
-| coin acceptor pulse         | GPIO 1 (pull-up, falling edge)        |
-| smoke input, NTC (issue 7)  | GPIO 41, GPIO 3 (ADC1 channel 2)      |
+| function                     | pins                                    |
+|------------------------------|-----------------------------------------|
+| relays, ports 1..10          | GPIO 4 5 6 7 15 16 17 18 8 9 (ULN2803)  |
+| RS485 meter, UART1           | TX 38, RX 39, DE/RE 40 (MAX3485)        |
+| voice JQ8900, RMT (TX only)  | TX 43                                   |
+| main meter DL/T 645, UART0   | TX 45, RX 44, DE/RE 46 (MAX3485)        |
+| 4G modem, UART2 (issue 4)    | TX 35, RX 36, PWRKEY 37                 |
+| I2C0, 100 kHz                | SDA 2, SCL 42                           |
+| LCD2004 + PCF8574, I2C0      | address 0x27                            |
+| keypad 4x4 + PCF8574, I2C0   | address 0x20; rows P0-P3, columns P4-P7 |
+| IC card reader MFRC522, SPI2 | NSS 10, MOSI 11, SCK 12, MISO 13        |
+| coin acceptor pulse          | GPIO 1 (pull-up, falling edge)          |
+| smoke input, NTC (issue 7)   | GPIO 41, GPIO 3 (ADC1 channel 2)        |
 """
 
 import errno
 
 import esp32
 import vfs
-from machine import I2C, UART, WDT, Pin
+from machine import I2C, SPI, UART, WDT, Pin
 from machine import reset as machine_reset
 
 from boards import pinmap
+from boards.esp32s3.keypad_pcf8574 import PcfKeypad
 from boards.esp32s3.rmt_tx import RmtSerialTx
 from drivers.coin import CoinAcceptor
-from drivers.keypad import Keypad
 from drivers.lcd_hd44780 import Lcd
 from drivers.meter import MeterReader
 from drivers.meter_profiles import PROFILES
+from drivers.mfrc522 import Mfrc522
 from drivers.modbus_rtu import ModbusMaster
 from drivers.modem_line import ModemLine
 from drivers.relays import RelayBank
@@ -43,8 +46,19 @@ MAIN_METER_UART = 0
 MAIN_METER_TX = 45
 MAIN_METER_RX = 44
 EVEN_PARITY = 0
-LCD_SDA = 2
-LCD_SCL = 42
+I2C_SDA_GPIO = 2
+I2C_SCL_GPIO = 42
+I2C_HZ = 100000
+KEYPAD_I2C_ADDRESS = 0x20  # PCF8574 with A2..A0 low (the LCD backpack's is 0x27)
+# MicroPython's SPI(1) is the S3's SPI2 (FSPI), whose own IOMUX pins are 10-13: no GPIO matrix delay.
+CARD_SPI_ID = 1
+CARD_NSS_GPIO = 10
+CARD_MOSI_GPIO = 11
+CARD_SCK_GPIO = 12
+CARD_MISO_GPIO = 13
+# The MFRC522 takes up to 10 MHz; 4 MHz leaves margin for the cable to the reader module, and its register
+# accesses are two bytes each, so a faster clock would save microseconds next to the card's milliseconds.
+CARD_SPI_HZ = 4000000
 UART_RX_BUFFER = 512
 MODEM_UART = 2
 MODEM_BAUD = 115200
@@ -84,14 +98,22 @@ class Esp32S3Board:
             cfg["COIN_DEBOUNCE_MS"],
             cfg["COIN_GAP_MS"],
         )
-        self.keypad = Keypad(
-            [Pin(gpio, Pin.OUT, value=1) for gpio in pinmap.KEYPAD_ROW_GPIOS],
-            [Pin(gpio, Pin.IN, Pin.PULL_UP) for gpio in pinmap.KEYPAD_COL_GPIOS],
-        )
-        self.lcd = Lcd(I2C(0, sda=Pin(LCD_SDA), scl=Pin(LCD_SCL), freq=100000), pinmap.LCD_I2C_ADDRESS)
+        # One bus, one object: the keypad's expander and the LCD's backpack share I2C0.
+        i2c = I2C(0, sda=Pin(I2C_SDA_GPIO), scl=Pin(I2C_SCL_GPIO), freq=I2C_HZ)
+        self.keypad = PcfKeypad(i2c, KEYPAD_I2C_ADDRESS)
+        self.lcd = Lcd(i2c, pinmap.LCD_I2C_ADDRESS)
         self.voice = Voice(RmtSerialTx(Pin(VOICE_TX), 9600))
         modem_uart = UART(MODEM_UART, baudrate=MODEM_BAUD, tx=MODEM_TX, rx=MODEM_RX, timeout=0, rxbuf=MODEM_RX_BUFFER)
         self.modem_line = ModemLine(modem_uart, Pin(pinmap.MODEM_PWRKEY_GPIO, Pin.OUT, value=0))
+        # SPI mode 0, MSB first, as the MFRC522 wants: machine.SPI's defaults.
+        card_spi = SPI(
+            CARD_SPI_ID,
+            baudrate=CARD_SPI_HZ,
+            sck=Pin(CARD_SCK_GPIO),
+            mosi=Pin(CARD_MOSI_GPIO),
+            miso=Pin(CARD_MISO_GPIO),
+        )
+        self.card_reader = Mfrc522(card_spi, Pin(CARD_NSS_GPIO, Pin.OUT, value=1))
 
         self.flash = None
 

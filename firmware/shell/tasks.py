@@ -123,10 +123,22 @@ async def tick_loop(controller, supervisor):
 
 
 async def input_loop(keypad, coin, controller, supervisor):
-    """Scan the keypad and collect finished coin pulse trains."""
+    """Scan the keypad and collect finished coin pulse trains.
+
+    A keypad on a bus (the ESP32-S3's I2C expander) that stops answering is
+    reported once and reads as no key until it answers again; coins still count.
+    """
+    keypad_ok = True
     while True:
         supervisor.beat(INPUTS)
-        key = keypad.scan()
+        try:
+            key = keypad.scan()
+            keypad_ok = True
+        except OSError as error:
+            if keypad_ok:
+                alarm("ui_fault", detail=repr(error))
+            keypad_ok = False
+            key = None
         if key is not None:
             controller.key(now_ms(), key)
         coins = coin.take_coins()
