@@ -1,5 +1,5 @@
 """A card's status and the blacklist it makes: block, unblock and cancel, each told to every pile; and the
-unlock of a card, told to the pile whose session it settled.
+record of a card's unlock.
 
 The blacklist is the cards whose status is ``blocked`` or ``cancelled``. A change to it is committed
 together with its event and a signed ``cards`` command (``block`` and ``unblock``: lists of UIDs) for
@@ -7,9 +7,9 @@ every pile the bridge holds a key for, so no pile is left out by a crash in betw
 publishes them (``channel``) and sends the pending ones again at a pile's birth. A pile added later, or
 one that was away past a command's expiry, gets the whole blacklist by ``push``.
 
-An unlock pays at the desk the refund the session's pile still owes the card in its book; that pile is
-told so (``settled``: the card's UID and the order) in the transaction that records the unlock, or a dump
-of the card taken before it, written back and swiped there, would be paid the refund a second time.
+An unlock pays at the desk the refund the session's pile owed the card; the desk asked that pile to give
+it up first (``card_asks``: that ask is the pile's ``settled`` command), so recording the unlock tells no
+pile anything more.
 """
 
 from __future__ import annotations
@@ -82,16 +82,13 @@ def unlock(
     now: float | None = None,
 ) -> int:
     """Record that the desk wrote ``record`` onto the card, adding the ``returned_fen`` the order ``settled``
-    (pile, order no) returned, and tell that pile it owes the card nothing more for it; the command's id.
-    ``CardRefused`` if that order was unlocked before: nothing is recorded then."""
+    (pile, order no) returned; the event's seq. ``CardRefused`` if that order was unlocked before: nothing
+    is recorded then."""
     now = time.time() if now is None else now
-    pile, order_no = settled
     try:
         with db.transaction():
             cards.remember_within(db, uid, record, now)
-            cards.add_event_within(db, uid, cards.UNLOCK, returned_fen, record, operator, now, settled)
-            args = {"block": [], "unblock": [], "settled": [[uid, order_no]]}
-            return commands.add(db, pile, "cards", args, CARDS_COMMAND_TTL_S, now)[0].id
+            return cards.add_event_within(db, uid, cards.UNLOCK, returned_fen, record, operator, now, settled)
     except Database.CONFLICT_ERRORS:  # the unique index of card_events: one unlock per order
         raise cards.CardRefused("order %s #%d was unlocked onto a card before" % settled) from None
 

@@ -13,10 +13,14 @@
   ``counter`` what the card held after it (NULL for block and unblock). An ``unlock`` names the order it
   settled (``pile``, ``order_no``), and an order settles at most one unlock (a unique index), so no
   walk-away refund is written onto a card twice.
+- ``card_asks`` (pile, order_no, uid, command_id, asked_at), key (pile, order_no): the desk's ask of a
+  pile to give up the refund it owes a card for that order, before the desk writes it (module ``card_asks``):
+  the ``cards`` command (``command_id``) whose answer the desk writes the card on. One ask per order;
+  one that ended without an answer to go by is replaced by the next.
 
 The card sessions themselves are the ``orders`` whose method is ``card`` or ``pass`` and whose payment
 reference is the card's UID; an index on ``orders (payment_ref)`` finds a card's. Times (``issued_at``,
-``seen_at``, ``at``) are the bridge's Unix seconds, as floats.
+``seen_at``, ``at``, ``asked_at``) are the bridge's Unix seconds, as floats.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ _TABLES = {
         ("uid TEXT", "seq BIGINT", "kind TEXT", "fen BIGINT", "balance_fen BIGINT NULL", "counter BIGINT NULL")
         + ("pile TEXT NULL", "order_no BIGINT NULL", "operator TEXT", "at DOUBLE PRECISION"),
         "uid, seq",
+    ),
+    "card_asks": (
+        ("pile TEXT", "order_no BIGINT", "uid TEXT", "command_id BIGINT", "asked_at DOUBLE PRECISION"),
+        "pile, order_no",
     ),
 }
 # A card's sessions among the orders; the blacklist.

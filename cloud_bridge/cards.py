@@ -3,7 +3,7 @@
 The desk (``tools/card_desk.py``) writes a card first and records here what the card then verifiably
 holds, so a card pulled in the middle of a write leaves nothing recorded. Each function commits on its
 own; the ``*_within`` ones write inside the caller's transaction (``card_status`` commits a status
-change or an unlock, its event and the piles' ``cards`` commands together).
+change and its event with the piles' ``cards`` commands, and an unlock with its event).
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def wrote(
     db: Database, uid: str, kind: str, fen: int, record: CardRecord, operator: str, now: float | None = None
 ) -> int:
     """Record that the desk wrote ``record`` onto the card (a ``topup`` of ``fen``); the event's seq. An
-    unlock is recorded with the command to its pile (``card_status.unlock``)."""
+    unlock is recorded by ``card_status.unlock``, which refuses an order unlocked before."""
     now = time.time() if now is None else now
     with db.transaction():
         remember_within(db, uid, record, now)

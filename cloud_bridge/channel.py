@@ -15,10 +15,10 @@ The API (stable; the HTTP API builds on it):
 
 - ``send(pile, kind, args, ttl_s=DEFAULT_TTL_S) -> int``: kinds and args in ``commands.KINDS`` (start:
   port, credit, reference; stop: port; query, reboot, time: none; cards: block, unblock, lists of card
-  UIDs, and settled, [UID, order no] pairs, which ``card_status`` makes with the blacklist and the desk's
-  unlocks); ``config`` goes through ``configure``. The command is committed before it is published (QoS
-  1 to ``pile/<pile>/down/cmd``); raises ``pile_keys.UnknownPile`` (no key for the pile) or ``ValueError``
-  (bad arguments).
+  UIDs, and settled, [UID, order no] pairs, which ``card_status`` makes with the blacklist and
+  ``card_asks`` with the desk's unlocks); ``config`` goes through ``configure``. The command is committed
+  before it is published (QoS 1 to ``pile/<pile>/down/cmd``); raises ``pile_keys.UnknownPile`` (no key
+  for the pile) or ``ValueError`` (bad arguments).
 - ``configure(pile, settings, ttl_s=CONFIG_TTL_S) -> (version, command id or None)``: a new desired
   config version (``config_shadow``) and the command carrying what the pile lacks of it.
 - ``status(pile, command_id) -> commands.Command | None``.
@@ -26,9 +26,10 @@ The API (stable; the HTTP API builds on it):
   thread, once per command, when it leaves ``pending``: state ``done``, ``refused`` or ``expired``;
   ``result`` the pile's code (None when it never answered: expired ``never acked``, ``grace_s`` after
   the command's expiry), ``detail`` its text, ``data`` its answer data decoded from CBOR (start, stop:
-  the order no). A callback must not block for long; an exception in it is logged. An outcome decided
-  while no channel ran (or just before a crash) is handed over at the next ``start``, so a callback may
-  see an outcome again after a crash, never twice in one run.
+  the order no; cards: the blocked count and the pile's answer to each settled pair). A callback must not
+  block for long; an exception in it is logged. An outcome decided while no channel ran (or just before a
+  crash) is handed over at the next ``start``, so a callback may see an outcome again after a crash, never
+  twice in one run.
 
 Commands made by another process (``cloud-bridge command ...``) are committed there unsent; the channel
 publishes them within ``sweep_s``. When a pile's birth is stored, its pending unexpired commands are

@@ -17,6 +17,7 @@ from boards.sim.world.cards import (
     tampered_card,
 )
 from boards.sim.world.mfrc522 import Mfrc522
+from boards.sim.world.mifare import ClassicCard
 from boards.sim.world.spi_link import SpiLink
 from firmware.card.record import MONTHLY, CardRecord, day_of
 from hil_tests.test_cloud_sync import pile
@@ -24,6 +25,7 @@ from hil_tests.test_remote_commands import PILE
 from tools import pilectl
 
 UID = bytes.fromhex("a1b2c3d4")
+OTHER_UID = bytes.fromhex("b2c3d4e5")
 # 1 yuan a minute, so a few seconds of charging use a visible part of the 5 yuan a start holds.
 CARD_PRICES = {"PRICE_FEN": 100, "UNIT_MIN": 1, "CARD_HOLD_FEN": 500, "CARD_REPEAT_S": 2}
 # Longer than the reader's poll (250 ms): the pile must see the card gone to take it as a new swipe.
@@ -225,7 +227,7 @@ def test_a_card_the_cloud_blacklists_is_refused_and_taken_off_the_list_works_aga
     before = card.dump()
     block_id = cloud.send(PILE, "cards", block=[UID.hex()], unblock=[], settled=[])
     command = cloud.wait_command(PILE, block_id, 10)
-    assert (command.state, command.data) == ("done", 1)
+    assert (command.state, command.data) == ("done", [1, []])
     rig.press("2#")
     rig.present_card(card)
     shown(rig, "Card blocked")
@@ -233,13 +235,15 @@ def test_a_card_the_cloud_blacklists_is_refused_and_taken_off_the_list_works_aga
     assert card.dump() == before and rig.relay(2) == 0
     rig.wait_until(lambda: [a["detail"] for a in alarms(rig, "card_refused")] == ["blocked"], 3, "alarm")
     unblock_id = cloud.send(PILE, "cards", block=[], unblock=[UID.hex()], settled=[])
-    assert cloud.wait_command(PILE, unblock_id, 10).data == 0
+    assert cloud.wait_command(PILE, unblock_id, 10).data == [0, []]
     rig.present_card(card)  # port 2 is still chosen: the card now pays for it
     shown(rig, "P2: charging")
     assert record_of(site_key, card).balance_fen == 1500
 
 
-def test_a_walk_away_session_unlocked_at_the_desk_is_never_paid_twice_at_the_pile(make_rig, cloud, tmp_path, capsys):
+def test_a_walk_away_refund_is_paid_once_whether_the_desk_or_the_pile_pays_it(make_rig, cloud, tmp_path, capsys):
+    """The desk asks the pile before it writes a card (docs/card-desk.md): a grey card's dump is paid
+    neither at the pile after the desk's unlock, nor at the desk after the pile's refund."""
     site_key = new_site_key()
     key_file = tmp_path / "site.key"
     key_file.write_text(site_key.hex())
@@ -252,32 +256,55 @@ def test_a_walk_away_session_unlocked_at_the_desk_is_never_paid_twice_at_the_pil
         status = pilectl.main(["card", command, *args, *options, "--site-key", str(key_file), "--wait", "2"])
         return status, json.loads(capsys.readouterr().out)
 
+    def walk_away(card, port):
+        """Start ``port`` with ``card``, charge a little, unplug: the pile settles; the grey card's dump."""
+        start_with_card(rig, site_key, card, port)
+        dump = card.dump()
+        rig.hold(3, lambda: rig.relay(port) == 1, "charging")
+        rig.unplug(port)
+        return rig.wait_order(port, 10), dump
+
     try:
-        card = blank_card(UID)
-        desk_chip.present(card)
-        assert desk("issue", "--kind", "prepaid", "--balance", "2000")[0] == 0
-        desk_chip.remove()
+        cards = {}
+        for uid in (UID, OTHER_UID):
+            cards[uid] = blank_card(uid)
+            desk_chip.present(cards[uid])
+            assert desk("issue", "--kind", "prepaid", "--balance", "2000")[0] == 0
+            desk_chip.remove()
         rig = pile(make_rig, cloud, site_key=site_key, **CARD_PRICES)
         rig.wait_until(lambda: rig.display()[0].startswith(".........."), 5, "meter read")
-        start_with_card(rig, site_key, card)
-        grey_dump = card.dump()
-        rig.hold(3, lambda: rig.relay(3) == 1, "charging")
-        rig.unplug(3)
-        order = rig.wait_order(3, 10)
+        card = cards[UID]
+        order, grey_dump = walk_away(card, 3)
         cloud.wait_orders(PILE, 1, 10)
-        # The resident takes the grey card to the desk instead of back to the pile.
+        # Desk first: the resident takes the grey card to the desk instead of back to the pile.
         desk_chip.present(card)
         status, unlocked = desk("unlock")
         assert status == 0, unlocked
-        assert unlocked["returned_fen"] == order["returned"]
+        assert (unlocked["returned_fen"], unlocked["pile_released"]) == (order["returned"], True)
         assert record_of(site_key, card).balance_fen == 2000 - order["used"]
-        rig.wait_until(lambda: any(r.get("result") == 0 for r in rig.records("command")), 15, "settled at the pile")
-        # The grey copy written back onto a card is the desk's business now, never the pile's money.
+        desk_chip.remove()
+        # The pile answered before the card was written: the grey copy is the desk's business, not its money.
         rig.present_card(cloned_card(grey_dump))
         shown(rig, "Card in use: desk")
         lift(rig)
         rig.present_card(card)
         shown(rig, "Card %d.%02dY" % ((2000 - order["used"]) // 100, (2000 - order["used"]) % 100))
+        lift(rig)
         assert record_of(site_key, card).balance_fen == 2000 - order["used"]
+        # Pile first: the other resident comes back to the pile, then brings a copy of the grey card to the desk.
+        other = cards[OTHER_UID]
+        order, grey_dump = walk_away(other, 4)
+        cloud.wait_orders(PILE, 2, 10)
+        rig.present_card(other)
+        shown(rig, "Card back")  # read back and kept: the pile knows the card's new counter
+        assert record_of(site_key, other).session_pile == 0
+        lift(rig)
+        # Its keys cracked (Crypto1), the card itself gets its grey dump back: a magic card, the desk refuses.
+        copy = ClassicCard.from_dump(grey_dump, magic=False)
+        desk_chip.present(copy)
+        status, refused = desk("unlock")
+        assert status == 1 and "put this refund on the card itself" in refused["refused"], refused
+        assert copy.dump() == grey_dump
+        assert record_of(site_key, other).balance_fen == 2000 - order["used"]
     finally:
         desk_link.close()

@@ -9,7 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from boards.sim.world.cards import new_site_key, prepaid_card, record_of
+from boards.sim.world.cards import full_card_book, new_site_key, prepaid_card, record_of
+from boards.sim.world.flash import provision, put_file
 from boards.sim.world.serial_link import char_time_s
 from boards.sim.world.world import VirtualPile
 from cloud_bridge.mosquitto import Mosquitto, free_port
@@ -18,6 +19,7 @@ from tools import powercut as power_cuts
 from tools.tls_certs import make_ca_and_server, tls_listener
 
 ERASE_CYCLES = 100000
+SWIPE_GAP_S = 4.0
 REQUEST_BYTES = 8
 REPLY_OVERHEAD_BYTES = 5
 
@@ -112,8 +114,16 @@ async def memory(args) -> dict:
     await asyncio.to_thread(broker.start)
     cloud = {"broker": ("127.0.0.1", tls_port), "pile": "BENCH1", "password": "bench", "ca": certs["ca.der"]}
     cfg = {"METER_PROFILE": args.profile, "STATUS_LOG_S": 1, "TELEMETRY_S": 5, "TELEMETRY_MIN_S": 1}
-    # Every pile has a card reader: its driver and task are part of the resident heap.
-    pile = VirtualPile(cfg, heap=args.heap, speedup=5, cloud=cloud, site_key=new_site_key())
+    # Every pile has a card reader: its driver and task are part of the resident heap, and its card book
+    # is full (--card-book empty for a new pile's); a card is swiped every few seconds, each swipe reading
+    # the book into the heap for its round.
+    site_key = new_site_key()
+    pile = VirtualPile(cfg, heap=args.heap, speedup=5, cloud=cloud, site_key=site_key)
+    book = b""
+    if args.card_book == "full":
+        book = full_card_book()
+        await asyncio.to_thread(provision, pile.flash_image)
+        await asyncio.to_thread(put_file, pile.flash_image, "cards.bin", book)
     try:
         await pile.start()
         for port in range(1, 11):
@@ -124,7 +134,20 @@ async def memory(args) -> dict:
         await pile.wait_for(lambda: all(pile.relays[p] for p in range(1, 11)), 20, "all ports charging")
         started = time.monotonic()
         seen = len(_health(pile))
-        await asyncio.sleep(args.seconds)
+        card = prepaid_card(site_key, bytes((0xC0, 0xFF, 0xEE, 0)), 2000)
+        swipes = served = 0
+        while time.monotonic() - started < args.seconds:
+            pile.present_card(card)
+            swipes += 1
+            try:
+                await pile.wait_for(
+                    lambda served=served: pile.said().count("card_balance") > served, 5, "the card's balance said"
+                )
+                served += 1
+            except TimeoutError:
+                pass  # counted: served < swipes, and the card_fault alarms say why
+            pile.remove_card()
+            await asyncio.sleep(SWIPE_GAP_S)
         charging = [r for r in pile.vm.records if r["log"] == "ports"][-1]["ports"]
         alive = pile.vm.running
     finally:
@@ -147,6 +170,10 @@ async def memory(args) -> dict:
         "vm_alive": alive,
         "memory_errors": len(memory_errors),
         "cloud_tls_sessions": len(cloud_up),
+        "card_book_file_bytes": len(book),
+        "card_swipes": swipes,
+        "card_swipes_served": served,
+        "card_faults": [r["detail"] for r in pile.vm.records if r.get("alarm") == "card_fault"],
     }
 
 

@@ -1,7 +1,7 @@
 """``pilectl card``: the issuing desk's commands (docs/card-desk.md).
 
     pilectl card issue --kind prepaid|monthly|free|staff [--balance FEN] [--valid-until YYYY-MM-DD]  (reader)
-    pilectl card topup --fen FEN | read | unlock | refund                                            (reader)
+    pilectl card topup --fen FEN | read | unlock [--pile-wait SECONDS] | refund                      (reader)
     pilectl card block UID | unblock UID | history UID | blacklist [--push PILE] | overspent
 
 The reader commands take ``--port PATH`` (the desk reader's serial port) and ``--site-key FILE`` (the
@@ -9,7 +9,8 @@ site key, 64 hex digits, kept out of the repository). Every command takes ``--db
 ``DATABASE_URL``, else ``sqlite:///cloud_bridge.db``, as ``cloud-bridge``) and ``--operator NAME`` (else
 the login name), and prints one JSON object: what was done, or ``{"refused": why}``. Exit status: 0 done,
 1 refused, 2 a malformed command line, 3 a write whose outcome is unknown (the card left and did not
-come back; nothing recorded), 4 a write the card holds that the bridge's database failed to record.
+come back; nothing recorded), 4 a write the card holds that the bridge's database failed to record, 5
+waiting for the pile (``unlock`` asked the pile and has no answer yet: nothing written; run it again).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from tools.desk_reader import DeskReader
 
 SITE_KEY_BYTES = 32
 DEFAULT_WAIT_S = 10.0
-EXIT_REFUSED, EXIT_UNCONFIRMED, EXIT_NOT_RECORDED = 1, 3, 4
+EXIT_REFUSED, EXIT_UNCONFIRMED, EXIT_NOT_RECORDED, EXIT_PILE_WAIT = 1, 3, 4, 5
 KIND_NAMES = {"prepaid": PREPAID, "monthly": MONTHLY, "free": FREE, "staff": STAFF}
 
 
@@ -86,6 +87,9 @@ def _outcome(run):
         except card_desk.NotRecorded as unrecorded:
             _print({"refused": str(unrecorded), "outcome": "written, not recorded"})
             return EXIT_NOT_RECORDED
+        except card_unlock.PileNotAnswered as waiting:
+            _print({"refused": str(waiting), "outcome": "waiting for the pile"})
+            return EXIT_PILE_WAIT
         except (ValueError, LookupError) as refusal:  # a refused request, a malformed URL, an unknown pile
             _print({"refused": refusal.args[0] if refusal.args else repr(refusal)})
         except Database.ERRORS as error:
@@ -143,8 +147,8 @@ async def _read(desk: card_desk.Desk, _args: argparse.Namespace) -> dict:
     return _dated(await card_desk.read(desk))
 
 
-async def _unlock(desk: card_desk.Desk, _args: argparse.Namespace) -> dict:
-    return await card_unlock.unlock(desk)
+async def _unlock(desk: card_desk.Desk, args: argparse.Namespace) -> dict:
+    return await card_unlock.unlock(desk, args.pile_wait)
 
 
 async def _refund(desk: card_desk.Desk, _args: argparse.Namespace) -> dict:
@@ -229,7 +233,14 @@ def parser() -> argparse.ArgumentParser:
     topup = command("topup", "add money to a prepaid card", _topup, True)
     topup.add_argument("--fen", type=int, required=True, help="fen to add (1 to %d)" % card_topup.TOPUP_MAX_FEN)
     command("read", "print the card's record", _read, True)
-    command("unlock", "settle the session a card is still marked with (解灰)", _unlock, True)
+    unlock = command("unlock", "settle the session a card is still marked with (解灰)", _unlock, True)
+    unlock.add_argument(
+        "--pile-wait",
+        type=float,
+        default=card_unlock.PILE_WAIT_S,
+        metavar="SECONDS",
+        help="how long to wait for the pile's answer (default %(default)g; 0: ask, or read its answer, only)",
+    )
     command("refund", "cancel a card: pay out its balance, block it", _refund, True)
     for name, help_text, run in (
         ("block", "block a card on every pile (lost, stolen)", _block),

@@ -12,7 +12,8 @@ TOPUP_MAX_FEN = 100_000
 
 
 async def topup(desk: Desk, fen: int) -> dict:
-    """Add ``fen`` to the balance of the active prepaid card on the reader; an open-session marker stays."""
+    """Add ``fen`` to the balance of the active prepaid card on the reader; not to one still marked with a
+    session (a copy of a grey card topped up would pass the counter check of its unlock: unlock it first)."""
     if type(fen) is not int or not 1 <= fen <= TOPUP_MAX_FEN:
         raise CardRefused("a top-up is 1 to %d fen, not %r" % (TOPUP_MAX_FEN, fen))
     presented = await present(desk)
@@ -21,6 +22,8 @@ async def topup(desk: Desk, fen: int) -> dict:
         raise CardRefused("card %s is %s: no top-up" % (card.uid, card.status))
     if presented.record.kind != PREPAID:
         raise CardRefused("card %s is not a prepaid card (kind %d): no top-up" % (card.uid, presented.record.kind))
+    if presented.record.open_session():
+        raise CardRefused("card %s is still marked with a session: unlock it first, then top it up" % card.uid)
     if presented.record.balance_fen + fen > BALANCE_MAX_FEN:
         raise CardRefused(
             "card %s would hold %d fen, above %d" % (card.uid, presented.record.balance_fen + fen, BALANCE_MAX_FEN)

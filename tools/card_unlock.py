@@ -4,22 +4,40 @@ A prepaid session takes its credit off the card at the start and marks the card 
 the port, the fen held and the order number; the pile gives back what was not used at the card's next
 swipe there. A resident who never comes back gets it at the desk instead, from the order the pile sent:
 what it returned is written onto the card and the marker cleared, once per order (the ledger's unique
-index keeps it so even if the card were replayed). The pile still owes that refund in its book, so the
-unlock is recorded together with a ``cards`` command telling it the order is settled: a dump of the grey
-card written back and swiped there is then sent to the desk, and never paid again.
+index keeps it so even if the card were replayed).
+
+The pile may have paid that refund onto the card itself at a swipe, and still owes it otherwise, so the
+desk asks it first (``card_asks``: a ``cards`` command settling the order) and writes the card only on
+its answer: released (the pile owed it and owes it no more), or not owed with no counter newer than the
+card's (the pile's bounded book dropped it). A pile that saw a newer counter on the card than the one on
+the reader paid it, or the card is an older copy: refused. So a dump of the grey card is paid neither at
+the pile after the desk, nor at the desk after the pile, while the pile remembers the card.
 """
 
 from __future__ import annotations
 
-from cloud_bridge import card_queries, card_status, cards, pile_keys
+import asyncio
+import time
+
+from cloud_bridge import card_asks, card_queries, card_status, cards, commands, pile_keys
 from cloud_bridge.cards import CardRefused
 from cloud_bridge.db import Database
 from firmware.card.record import CardRecord
 from tools.card_desk import Desk, next_record, present, recorded, write
 
+# How long the desk waits for the pile's answer by default: the running bridge sends the ask within a
+# second, and an online pile answers in a few more.
+PILE_WAIT_S = 60.0
+POLL_S = 0.2
 
-async def unlock(desk: Desk) -> dict:
-    """Write back what the order of the card's open session returned, and clear the marker."""
+
+class PileNotAnswered(CardRefused):
+    """The pile was asked and has not answered yet: nothing was written; the next unlock reads its answer."""
+
+
+async def unlock(desk: Desk, pile_wait_s: float = PILE_WAIT_S) -> dict:
+    """Ask the pile of the card's open session to give up its refund, waiting up to ``pile_wait_s`` for its
+    answer; on an answer that lets it, write back what the order returned and clear the marker."""
     presented = await present(desk)
     card = presented.issued()
     held = presented.record
@@ -36,16 +54,17 @@ async def unlock(desk: Desk) -> dict:
             % (card.uid, held.session_order, held.session_port, held.held_fen, held.session_pile)
         )
     _check_order(desk.db, card.uid, order, held)
-    _check_pile_told(desk.db, card.uid, order["pile"])
+    _check_pile_asked(desk.db, card.uid, order["pile"])
+    asked = card_asks.ask(desk.db, order["pile"], order["order_no"], card.uid)
+    asked = await _answered(desk, asked, pile_wait_s)
+    released = _check_answer(card.uid, asked, held)
     after = next_record(held)
     after.balance_fen += order["returned_fen"]
     after.session_pile = after.session_port = after.held_fen = after.session_order = 0
     await write(desk, presented, after)
     settled = (order["pile"], order["order_no"])
     returned = order["returned_fen"]
-    command_id = recorded(
-        after, card.uid, lambda: card_status.unlock(desk.db, card.uid, returned, after, settled, desk.operator)
-    )
+    recorded(after, card.uid, lambda: card_status.unlock(desk.db, card.uid, returned, after, settled, desk.operator))
     return {
         "uid": card.uid,
         "pile": order["pile"],
@@ -53,8 +72,56 @@ async def unlock(desk: Desk) -> dict:
         "returned_fen": returned,
         "balance_fen": after.balance_fen,
         "counter": after.counter,
-        "commands": [[order["pile"], command_id]],
+        "pile_released": released,
+        "commands": [[asked.pile, asked.id]],
     }
+
+
+async def _answered(desk: Desk, asked: commands.Command, wait_s: float) -> commands.Command:
+    """The ask as it stands once the pile has answered it, or once ``wait_s`` has passed."""
+    if asked.state == commands.PENDING and wait_s > 0:
+        desk.say(
+            "asked pile %s (command %d) for the refund it owes the card: waiting up to %g s for its answer; leave"
+            " the card on the reader" % (asked.pile, asked.id, wait_s)
+        )
+    deadline = time.monotonic() + wait_s
+    while asked.state == commands.PENDING and time.monotonic() < deadline:
+        await asyncio.sleep(POLL_S)
+        asked = commands.get(desk.db, asked.pile, asked.id) or asked
+    return asked
+
+
+def _check_answer(uid: str, asked: commands.Command, held: CardRecord) -> bool:
+    """Whether the pile released the refund; ``CardRefused`` (``PileNotAnswered`` while it has not answered)
+    unless its answer lets the desk write the refund onto the card holding ``held``."""
+    named = "pile %s (asked by command %d)" % (asked.pile, asked.id)
+    if asked.state == commands.PENDING:
+        raise PileNotAnswered(
+            "card %s: %s has not answered yet (it may be offline): nothing was written; run unlock again later"
+            % (uid, named)
+        )
+    if asked.state != commands.DONE:
+        raise CardRefused(
+            "card %s: the ask of %s ended %s (%s): nothing was written; unlock again to ask anew"
+            % (uid, named, asked.state, asked.detail or asked.result_name)
+        )
+    answer = card_asks.answer(asked)
+    if answer is None:
+        raise CardRefused(
+            "card %s: %s answered without its card book's answer (data %r): its firmware predates the desk's"
+            " ask; update it, then unlock again" % (uid, named, asked.data)
+        )
+    if answer.seen > held.counter and not answer.released:
+        raise CardRefused(
+            "card %s: %s put this refund on the card itself (it saw counter %d on the card; this one holds %d):"
+            " this card is an older copy written back; nothing was written" % (uid, named, answer.seen, held.counter)
+        )
+    if answer.seen > held.counter:
+        raise CardRefused(
+            "card %s holds counter %d, older than the %d %s saw on it: an older copy of the card; nothing was"
+            " written (the refund is the card's: unlock the card itself)" % (uid, held.counter, answer.seen, named)
+        )
+    return answer.released
 
 
 def _check_order(db: Database, uid: str, order: dict, held: CardRecord) -> None:
@@ -72,14 +139,14 @@ def _check_order(db: Database, uid: str, order: dict, held: CardRecord) -> None:
         )
 
 
-def _check_pile_told(db: Database, uid: str, pile: str) -> None:
-    """``CardRefused`` unless the bridge holds ``pile``'s command key: a pile that cannot be told the refund is
-    paid would pay it again to a dump of the grey card."""
+def _check_pile_asked(db: Database, uid: str, pile: str) -> None:
+    """``CardRefused`` unless the bridge holds ``pile``'s command key: a pile that cannot be asked to give up
+    the refund it owes might pay it again to a dump of the grey card, or have paid it already."""
     try:
         pile_keys.key(db, pile)
     except pile_keys.UnknownPile:
         raise CardRefused(
-            "card %s: the bridge holds no command key for pile %s, so it cannot tell %s the refund is paid here"
-            " (a copy of the card from before would be paid it there again): add the pile's key (cloud-bridge"
-            " pile add) and unlock again" % (uid, pile, pile)
+            "card %s: the bridge holds no command key for pile %s, so it cannot ask %s for the refund it owes the"
+            " card (%s may have paid it, or would pay it again to a copy of the card from before): add the pile's"
+            " key (cloud-bridge pile add) and unlock again" % (uid, pile, pile, pile)
         ) from None

@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=None, help="trip (60) / resume (10) / card (10): trials measured")
     p.add_argument("--seconds", type=float, default=20.0, help="meter/memory: how long to run")
     p.add_argument("--heap", default="96wK", help="MicroPython heap size (-X heapsize)")
+    p.add_argument(
+        "--card-book", default="full", choices=["full", "empty"], help="memory: the card book the pile boots with"
+    )
     p.set_defaults(run=_bench)
 
     argv = sys.argv[1:] if argv is None else argv

@@ -41,9 +41,9 @@ def plan(pile, panel, book, uid, record, reason, tag, today, now_ms):
         if reason in _FRAUD:
             return prompts.CARD_REFUSED if reason != "key" else prompts.CARD_UNKNOWN, 0, reason, None, None
         return prompts.CARD_UNKNOWN, 0, "", None, None
-    if uid in book.blocked:
+    if book.blocked.index(uid) >= 0:
         return prompts.CARD_BLOCKED, 0, "blocked", None, None
-    if record.counter < book.seen.get(uid, 0):
+    if record.counter < book.seen_count(uid):
         return prompts.CARD_REFUSED, 0, _REPLAY, None, None
     if uid == book.last_uid and since_ms(now_ms, book.last_ms) < book.repeat_ms:
         # Held on a little long after a start: a stop nobody meant.
@@ -51,7 +51,7 @@ def plan(pile, panel, book, uid, record, reason, tag, today, now_ms):
     if record.session_pile:
         return _settle(pile, book, uid, record, tag)
     # No marker: what this pile owed the card was put back elsewhere (the desk's unlock).
-    book.owed.pop(uid, None)
+    book.owed.remove(uid)
     if panel.free_mode:
         # Charging is free here now: the keypad alone starts a port, and no card is charged.
         return prompts.CARD_FREE_MODE, 0, "", None, None
@@ -101,14 +101,14 @@ def commit(pile, panel, book, uid, record, number, start, now_ms):
     settled session off the book. The prompt the pile gives."""
     book.saw(uid, record.counter)
     if start is None:
-        book.owed.pop(uid, None)
+        book.owed.remove(uid)
         book.last_uid = uid
         book.last_ms = now_ms
         return prompts.CARD_REFUNDED
     prompt = pile.pay(now_ms, number, start[0], start[1], uid, start[2])
     if prompt == prompts.STARTED or prompt == prompts.QUEUED or prompt == prompts.FREE_STARTED:
         # Begun: what the session owes the card is settled when it ends (firmware/shell/controller.py).
-        book.owed.pop(uid, None)
+        book.owed.remove(uid)
         book.last_uid = uid
         book.last_ms = now_ms
         panel.port = 0

@@ -91,7 +91,7 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         asyncio.create_task(modem_loop(modem_line, apn, cfg["MODEM_POLL_S"] * 1000))
     card_reader = getattr(board, "card_reader", None)
     if card_reader is not None:
-        _start_cards(card_reader, controller, store, cfg, identity)
+        _start_cards(card_reader, controller, cfg, identity)
     if getattr(board, "main_meter", None) is not None:  # not supervised: it only reports; loaded past boot's peak
         from firmware.shell.main_meter_task import start as start_main_meter
 
@@ -154,18 +154,13 @@ def _restore(store, cfg):
         settings.forget(_BOOT_MODULES)
 
 
-def _start_cards(reader, controller, store, cfg, identity):
+def _start_cards(reader, controller, cfg, identity):
     """The card book, and the reader's task (firmware/shell/card_task.py) once the identity gives the
     site's card key; without the key no card can be read, and cards stay off (logged)."""
     from firmware.card.book import CardBook
 
-    try:
-        record = store.cards()
-    except OSError as error:
-        # Cards off: an empty book written over this one would forget the blacklist and refunds owed.
-        alarm("flash_fault", detail=repr(error))
-        return
-    controller.book = CardBook(record, cfg)
+    # The tables stay on flash until a swipe, a session's end or a command needs them.
+    controller.book = CardBook(cfg)
     site_key = identity.get("site_key") if identity is not None else None
     if site_key is None:
         note("cards off: the identity has no site_key")

@@ -24,10 +24,10 @@ from firmware.spoken import yuan_clips
 _PLANS_MAX = const(3)
 
 
-async def run(reader, uid, uid_hex, controller, site_key, tag):
-    """Serve the card ``uid`` (selected on ``reader``) at the pile tagged ``tag``."""
+async def run(reader, uid, uid_hex, controller, book, site_key, tag):
+    """Serve the card ``uid`` (selected on ``reader``) at the pile tagged ``tag``, with the card ``book``
+    the card task opened for the round."""
     pile = controller.pile
-    book = controller.book
     blocks = [bytearray(16) for _ in range(6)]
     for _ in range(_PLANS_MAX):
         record, slot, reason = await read_record(reader, uid, site_key, blocks)

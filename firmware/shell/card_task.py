@@ -74,15 +74,20 @@ async def _card_in_field(reader):
 
 async def _round(reader, uid, controller, site_key, tag):
     gc.collect()
+    # The book's tables first, while the heap has its largest holes: the round's code fits around them.
+    book = controller.open_cards()
+    if book is None:
+        return
     try:
         from firmware.shell import card_round
 
         try:
-            await card_round.run(reader, uid, hexlify(uid).decode(), controller, site_key, tag)
+            await card_round.run(reader, uid, hexlify(uid).decode(), controller, book, site_key, tag)
         finally:
             # This task's frame lives for ever: the module left in a local would keep the round's code.
             del card_round
     except MemoryError as error:
         alarm("card_fault", detail="swipe skipped: %r" % (error,))
     finally:
+        controller.close_cards()
         forget(_ROUND_MODULES)

@@ -32,6 +32,7 @@ class Controller:
         self.safe_window_ms = cfg["SAFE_WINDOW_S"] * 1000
         self.started_ms = pile.boot_ms
         self.book = None  # the card book (firmware/card/book.py) on a pile with a card reader
+        self.cards_open = 0  # how many users have the book's tables open (open_cards)
         self.failed = False
         self.store_failed = False
         pile.outbox_full = store.outbox_count() >= self.outbox_max
@@ -118,11 +119,18 @@ class Controller:
             elif kind == EVENT_ORDER:
                 detail["boot"] = counters.get("boot", 0)
                 log("order", **detail)
-                if self.book is not None and detail["method"] in _CARD_METHODS:
+                book = self.open_cards() if detail["method"] in _CARD_METHODS else None
+                if book is not None:
                     # Owed before the order is kept: a cut between the two leaves the session file, and the
                     # session's end (after the next boot) owes the card the same again, never twice.
-                    self.book.owe(detail["ref"], detail["no"], detail["port"], detail["returned"])
-                    self.save_cards()
+                    try:
+                        book.owe(detail["ref"], detail["no"], detail["port"], detail["returned"])
+                        self.save_cards()
+                    except MemoryError as error:
+                        # Not owed here, then: the desk settles it from the order. The control path goes on.
+                        alarm("card_fault", detail="refund not kept: %r" % (error,))
+                    finally:
+                        self.close_cards()
                 coins_back = detail["returned"] if detail["method"] == "coin" else 0
                 if coins_back:
                     counters["returning"] = [detail["no"], coins_back]
@@ -174,14 +182,40 @@ class Controller:
         counters["wall"] = self.pile.wall_s
         self._keep(self.store.save_counters, counters)
 
+    def open_cards(self):
+        """The card book with its tables read from flash, for a change (``close_cards`` after); None without
+        a card reader, or if the book cannot be read: nothing may then be written over it. Opened again
+        while open (a session ending in a card's round), it is the same book, not read again."""
+        book = self.book
+        if book is None:
+            return None
+        if self.cards_open:
+            self.cards_open += 1
+            return book
+        try:
+            if not self.store.cards(book.load):
+                alarm("card_fault", detail="card book set aside")
+        except (OSError, MemoryError) as error:
+            alarm("card_fault", detail="card book not read: %r" % (error,))
+            return None
+        self.cards_open = 1
+        return book
+
+    def close_cards(self):
+        """Done with the book ``open_cards`` gave: its tables leave the heap when the first opener is done."""
+        self.cards_open -= 1
+        if not self.cards_open and self.book is not None:
+            self.book.close()
+
     def save_cards(self):
-        """Write the card book (a pile without a card reader has none)."""
+        """Write the card book (a pile without a card reader has none); True if it is on flash."""
         if self.book is not None:
             try:
-                self._keep(self.store.save_cards, self.book.record())
+                return self._keep(self.store.save_cards, self.book.record())
             except MemoryError as error:
-                # Kept in memory and written with the next change; the control path goes on.
+                # The change is lost (the flash keeps the book before it); the control path goes on.
                 alarm("card_fault", detail="card book not saved: %r" % (error,))
+        return False
 
     def _keep(self, write, *args):
         """A flash write; True if it went through. If the flash fails, no new money is taken

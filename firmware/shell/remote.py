@@ -161,15 +161,23 @@ def _stop(controller, number):
 
 
 def _cards(controller, block, unblock, settled):
-    """The cloud's blacklist change, and the sessions the desk settled on their cards (firmware/card/book.py);
-    the answer's data is how many cards are blocked now."""
-    book = controller.book
-    if book is None:
+    """The cloud's blacklist change, and the sessions the desk asks to settle on their cards
+    (firmware/card/book.py); the answer's data is how many cards are blocked now and the book's answer
+    for each of those sessions."""
+    if controller.book is None:
         return REFUSED, "no card reader", None
-    book.block(block, unblock)
-    book.settled(settled)
-    controller.save_cards()
-    return DONE, "", len(book.blocked)
+    book = controller.open_cards()
+    if book is None:
+        return REFUSED, "card book not read", None
+    try:
+        book.block(block, unblock)
+        answers = book.settled(settled)
+        if not controller.save_cards():
+            # A book that would come back from flash still owing: the desk must not pay on this answer.
+            return REFUSED, "card book not saved", None
+        return DONE, "", [len(book.blocked), answers]
+    finally:
+        controller.close_cards()
 
 
 def _pay_by_qr(pile, now_ms, number, fen, ref):

@@ -12,7 +12,8 @@ Layout under the store's root (one small JSON file per record):
   for copies of old ones.
 - ``commands.json``: the answers to the last cloud commands, so a replayed command id is never acted
   on twice, even after a reboot (firmware/cloud/commands.py).
-- ``cards.json``: the card book (firmware/card/book.py): blacklist, last counters seen, refunds owed.
+- ``cards.bin``: the card book (firmware/card/book.py): blacklist, last counters seen, refunds owed;
+  binary, as the book keeps them in memory (a JSON of 764 hex UIDs would take 62 KB to parse).
 
 Every write goes to a ``.tmp`` file first and is renamed over the old one, which littlefs does
 atomically: after a cut at any block write a file is either its old or its new self. Small files
@@ -33,7 +34,7 @@ from firmware.shell.settings import exists
 
 _COUNTERS = const("counters.json")
 _COMMANDS = const("commands.json")
-_CARDS = const("cards.json")
+_CARDS = const("cards.bin")
 _LAST_SENT = const("sent.json")
 _SESSIONS = const("sessions")
 _OUTBOX = const("outbox")
@@ -93,13 +94,31 @@ class Store:
         """Replace the command ledger's record."""
         self._write(self.root + "/" + _COMMANDS, record)
 
-    def cards(self):
-        """The card book's record (firmware/card/book.py), or None on a fresh flash."""
-        return self._read(self.root + "/" + _CARDS)
+    def cards(self, load):
+        """Hand the card book's file, open, to ``load`` (firmware/card/book.py), if there is a book; False
+        if ``load`` refused it: the file is then kept as .bad, out of the way of the next book."""
+        path = self.root + "/" + _CARDS
+        try:
+            with open(path, "rb") as handle:
+                loaded = load(handle)
+        except OSError as error:
+            if error.args[0] == errno.ENOENT:
+                return True
+            raise
+        if loaded:
+            return True
+        self.log("store: %s is not a card book; kept as %s.bad" % (path, path))
+        os.rename(path, path + ".bad")
+        return False
 
-    def save_cards(self, record):
-        """Replace the card book's record."""
-        self._write(self.root + "/" + _CARDS, record)
+    def save_cards(self, parts):
+        """Replace the card book with ``parts`` (buffers, written in order)."""
+        path = self.root + "/" + _CARDS
+        temporary = path + ".tmp"
+        with open(temporary, "wb") as handle:
+            for part in parts:
+                handle.write(part)
+        os.rename(temporary, path)
 
     def sessions(self):
         """[(port, snapshot)] of the sessions saved as running; interrupted stops are cleaned up."""

@@ -1,4 +1,5 @@
-"""What happens to a card away from the desk, done as the pile and the bridge's ingest do it."""
+"""What happens to a card away from the desk, done as the pile and the bridge (its ingest, its command channel)
+do it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import cbor2
 from boards.sim.world.cards import newest_slot
 from boards.sim.world.mfrc522 import Mfrc522
 from boards.sim.world.mifare import ClassicCard
+from cloud_bridge import commands
 from cloud_bridge.db import Database
 from cloud_bridge.schema import decode
 from cloud_bridge.store import Store
@@ -83,3 +85,42 @@ def sent_bodies(db: Database, piles: dict[str, bytes]) -> dict[str, list[dict]]:
     for pile, envelope in rows:
         bodies[pile].append(pile_sees(piles[pile], pile, bytes(envelope)))
     return bodies
+
+
+def pile_answered(db: Database, pile: str, command_id: int, data, result: int = 0, detail: str = "") -> str:
+    """The pile's answer to a command (``data`` None: none, as a refusal has) taken in as the running bridge
+    takes it: the ack stored by the ingest's ``Store``, then ``commands.settle``, which the command channel
+    calls on it. What ``settle`` says."""
+    ((seq,),) = db.query("SELECT coalesce(max(seq), 0) + 1 FROM records WHERE pile = ? AND boot = 1", (pile,))
+    body = {0: 1, 1: seq, 2: T0 + seq, 3: command_id, 4: result, 5: detail}
+    if data is not None:
+        body[6] = data
+    Store(db).write([(decode("pile/%s/up/ack" % pile, cbor2.dumps(body)), time.time())])
+    return commands.settle(db, pile, command_id, time.time())[0]
+
+
+def pile_answers_when_asked(db_url: str, pile: str, key: bytes, data, result: int = 0, detail: str = ""):
+    """A thread answering the first pending ``cards`` command of ``pile`` (``pile_answered``) once the desk
+    has made it, as the pile answers while the desk waits; the command is read as the pile reads it."""
+
+    def answer() -> None:
+        db = Database(db_url)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                rows = db.query(
+                    "SELECT id, envelope FROM commands WHERE pile = ? AND kind = 'cards' AND state = 'pending'"
+                    " ORDER BY id",
+                    (pile,),
+                )
+                if rows:
+                    pile_sees(key, pile, bytes(rows[0][1]))
+                    pile_answered(db, pile, rows[0][0], data, result, detail)
+                    return
+                time.sleep(0.01)
+        finally:
+            db.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread

@@ -45,6 +45,8 @@ def test_a_card_with_an_open_session_is_not_refunded(desk, piles):
     assert status == 1 and "unlock it first" in result["refused"]
     assert record_of(desk.site_key, card).balance_fen == 800
     assert cards.get(desk.db, UID.hex()).status == cards.ACTIVE
+    # The refund of the session goes through unlock alone, which asks its pile first: nothing asked here.
+    assert count(desk.db, "commands") == 0 and count(desk.db, "card_asks") == 0
 
 
 def test_a_refund_pulled_before_its_record_is_written_cancels_nothing(desk, piles):

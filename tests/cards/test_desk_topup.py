@@ -12,7 +12,7 @@ from boards.sim.world.mifare import ClassicCard
 from boards.sim.world.serial_link import open_raw_pty
 from cloud_bridge import card_queries, card_status, cards
 from tests.bridge.helpers import count
-from tests.cards.cards_helpers import pile_writes, put_back_when_pulled
+from tests.cards.cards_helpers import pile_writes, put_back_when_pulled, session_started
 from tests.cards.conftest import OPERATOR
 from tools import pilectl
 
@@ -100,6 +100,15 @@ def test_a_malformed_amount_is_a_usage_error(desk, capsys):
         pilectl.main(["card", "topup", "--fen", "ten", "--port", desk.port, "--site-key", str(desk.site_key_file)])
     assert usage.value.code == 2
     assert "invalid int value" in capsys.readouterr().err
+
+
+def test_no_top_up_for_a_card_still_marked_with_a_session(desk):
+    card = issued(desk)
+    session_started(desk.site_key, card, "p1", 3, 500, 7)
+    before = card.dump()
+    status, result = desk.run("topup", "--fen", "100")
+    assert status == 1 and "unlock it first" in result["refused"]
+    assert card.dump() == before and cards.get(desk.db, UID.hex()).balance_fen == 1000
 
 
 def test_no_top_up_for_a_monthly_card(desk):

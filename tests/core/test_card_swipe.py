@@ -4,6 +4,8 @@ The card itself is not here: ``plan`` is handed the record a card read as,
 and the tests check what the pile would write and do.
 """
 
+from io import BytesIO
+
 from firmware import prompts
 from firmware.card.book import CardBook
 from firmware.card.record import FREE, MONTHLY, PREPAID, CardRecord
@@ -21,7 +23,7 @@ CARD_RULES = {"CARD_HOLD_FEN": 500, "CARD_MIN_FEN": 100, "CARD_DAY_MAX": 2, "CAR
 def setup(**overrides):
     scenario = Scenario(**dict(CARD_RULES, **overrides))
     scenario.run(600)  # fresh readings on every port
-    return scenario, CardBook(None, scenario.cfg)
+    return scenario, CardBook(scenario.cfg)
 
 
 def swipe(scenario, book, record, reason=None, uid=UID, tag=TAG):
@@ -34,7 +36,7 @@ def start_prepaid(scenario, book, port=3, balance_fen=1200):
     order_no = scenario.pile.next_order
     prompt, number, _, written, start = swipe(scenario, book, CardRecord(PREPAID, balance_fen, 7))
     assert (prompt, number, start) == (prompts.STARTED, port, ("card", 500, order_no))
-    assert book.owed[UID] == [order_no, port, 500]  # until the session has begun
+    assert book.owed.get(UID) == (order_no, port, 500)  # until the session has begun
     result = commit(scenario.pile, scenario.panel, book, UID, written, number, start, scenario.now)
     scenario._drain()
     return written, result
@@ -59,7 +61,7 @@ def test_a_start_holds_part_of_the_balance_and_marks_the_card_with_the_session()
     assert (written.session_pile, written.session_port, written.session_order) == (TAG, 3, order_no)
     session = scenario.pile.port(3).session
     assert (session.method, session.ref, session.order_no, session.paid_mfen) == ("card", UID, order_no, 500000)
-    assert book.seen[UID] == 8 and scenario.panel.port == 0 and scenario.panel.card is None
+    assert book.seen_count(UID) == 8 and scenario.panel.port == 0 and scenario.panel.card is None
 
 
 def test_a_low_balance_is_refused_with_the_balance_shown():
@@ -88,7 +90,7 @@ def test_swiping_the_card_again_stops_its_session_then_puts_the_unused_part_back
     assert (
         commit(scenario.pile, scenario.panel, book, UID, settled, number, None, scenario.now) == prompts.CARD_REFUNDED
     )
-    assert UID not in book.owed
+    assert book.owed.get(UID) is None
 
 
 def test_a_second_swipe_at_once_is_too_fast():
@@ -127,7 +129,7 @@ def test_a_payment_at_the_keypad_during_the_card_write_does_not_take_the_card_s_
     assert commit(scenario.pile, scenario.panel, book, UID, written, number, start, scenario.now) == prompts.STARTED
     assert scenario.pile.port(3).session.order_no == written.session_order
     assert scenario.pile.port(5).session.order_no != written.session_order
-    assert UID not in book.owed
+    assert book.owed.get(UID) is None
 
 
 def test_a_card_marked_at_another_pile_or_no_longer_owed_here_goes_to_the_desk():
@@ -144,7 +146,7 @@ def test_a_card_settled_at_the_desk_is_no_longer_owed_here():
     scenario, book = setup()
     book.owe(UID, 4, 3, 120)
     swipe(scenario, book, CardRecord(PREPAID, 900, 9))
-    assert UID not in book.owed
+    assert book.owed.get(UID) is None
 
 
 def test_refusals_name_their_reason_for_the_alarm():
@@ -213,8 +215,11 @@ def test_a_session_the_desk_settled_is_owed_here_no_more():
     scenario, book = setup()
     book.owe(UID, 4, 3, 120)
     book.owe("0badcafe", 5, 2, 80)
-    book.settled([[UID, 3], ["0badcafe", 5]])
-    assert book.owed == {UID: [4, 3, 120]}
+    book.saw("0badcafe", 7)
+    # The desk writes the card on these answers: [owed here until now, highest counter seen here].
+    assert book.settled([[UID, 3], ["0badcafe", 5], ["c0ffee00", 1]]) == [[0, -1], [1, 7], [0, -1]]
+    assert (book.owed.get(UID), book.owed.get("0badcafe")) == ((4, 3, 120), None)
+    assert book.settled([["0badcafe", 5]]) == [[0, 7]]
     marked = CardRecord(PREPAID, 700, 8)
     marked.session_pile, marked.session_port, marked.held_fen, marked.session_order = TAG, 2, 500, 5
     scenario.pile.next_order = 9
@@ -222,12 +227,64 @@ def test_a_session_the_desk_settled_is_owed_here_no_more():
     assert swipe(scenario, book, marked, uid="0badcafe")[:4] == (prompts.CARD_LOCKED, 0, "", None)
 
 
-def test_the_book_survives_the_flash_and_forgets_what_is_not_its_own():
+def blocked(book, uid):
+    return book.blocked.index(uid) >= 0
+
+
+def flashed(book, cfg):
+    """The book as the next boot reads it back from the flash."""
+    again = CardBook(cfg)
+    assert again.load(BytesIO(b"".join(bytes(part) for part in book.record())))
+    return again
+
+
+def test_the_book_survives_the_flash():
     scenario, book = setup()
     book.saw(UID, 9)
     book.owe(UID, 4, 3, 120)
     book.block(["0badcafe"], [])
-    again = CardBook(book.record(), scenario.cfg)
-    assert (again.seen, again.owed, again.blocked) == ({UID: 9}, {UID: [4, 3, 120]}, ["0badcafe"])
-    junk = CardBook({"seen": [1], "owed": {UID: "x"}, "blocked": [7, "ok"]}, scenario.cfg)
-    assert (junk.seen, junk.owed, junk.blocked) == ({}, {}, ["ok"])
+    book.owe("c0ffee00", 2**32 - 1, 10, 100000)  # the largest hold a config allows
+    again = flashed(book, scenario.cfg)
+    assert again.owed.get("c0ffee00") == (2**32 - 1, 10, 100000)
+    assert (again.seen_count(UID), again.owed.get(UID), blocked(again, "0badcafe")) == (9, (4, 3, 120), True)
+    assert (again.seen_count("0badcafe"), again.owed.get("0badcafe"), blocked(again, UID)) == (
+        -1,
+        None,
+        False,
+    )
+
+
+def test_a_file_that_is_not_a_card_book_is_refused_whole():
+    scenario, book = setup()
+    book.saw(UID, 9)
+    image = b"".join(bytes(part) for part in book.record())
+    for bad in (b"", image[:-1], image + b"\0", b"XX" + image[2:], image[:2] + b"\2" + image[3:], b"{}"):
+        loaded = flashed(book, scenario.cfg)
+        assert not loaded.load(BytesIO(bad))
+        assert loaded.seen_count(UID) == -1  # nothing half-read is kept
+    too_many = bytearray(image)
+    too_many[4] = 2  # 512 blocked UIDs claimed, more than a book holds
+    assert not CardBook(scenario.cfg).load(BytesIO(bytes(too_many)))
+
+
+def test_a_full_book_drops_its_oldest_record_and_never_the_one_just_set():
+    scenario, book = setup()
+    for n in range(500):
+        book.block(["%08x" % (0x10000000 + n)], [])
+    book.block(["ffffffff", "0badcafe0b"], [])  # a 5-byte UID can never be read here: passed over
+    assert len(book.blocked) == 500
+    assert not blocked(book, "10000000") and blocked(book, "10000001") and blocked(book, "ffffffff")
+    book.block([], ["10000002"])
+    assert len(book.blocked) == 499 and not blocked(book, "10000002") and blocked(book, "10000003")
+    for n in range(201):
+        book.saw("%08x" % (0x20000000 + n), n)
+    book.saw("20000001", 0)  # a lower counter never lowers what was seen, and makes it the newest
+    book.saw("2000c0de", 5)
+    assert (len(book.seen), book.seen_count("20000000"), book.seen_count("20000001")) == (200, -1, 1)
+    assert book.seen_count("20000002") == -1 and book.seen_count("2000c0de") == 5
+    for n in range(65):
+        book.owe("%08x" % (0x30000000 + n), 100 + n, 1 + n % 10, 480)
+    assert (len(book.owed), book.owed.get("30000000"), book.owed.get("30000040")) == (64, None, (164, 5, 480))
+    again = flashed(book, scenario.cfg)
+    assert (len(again.blocked), len(again.seen), len(again.owed)) == (499, 200, 64)
+    assert blocked(again, "ffffffff") and again.seen_count("2000c0de") == 5 and again.owed.get("30000001")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 
 from boards.sim.world.mifare import ClassicCard, value_block
+from firmware.card.book import CardBook
 from firmware.card.record import PREPAID, CardRecord, card_key, newest, slot_blocks, unpack
+from firmware.config import defaults
 from tools.card_image import issued_image
 
 SITE_KEY_BYTES = 32
@@ -65,3 +67,16 @@ def tampered_card(site_key: bytes, card: ClassicCard, balance_fen: int) -> Class
 def cloned_card(dump: bytes) -> ClassicCard:
     """A magic card written from ``dump`` (1024 bytes, UID included): an old dump replayed."""
     return ClassicCard.from_dump(dump, magic=True)
+
+
+def full_card_book() -> bytes:
+    """The file of a card book with every table full (500 blocked, 200 seen, 64 owed), as a pile of a big
+    courtyard holds after months: what the memory bench boots with."""
+    book = CardBook(defaults())
+    for n in range(500):
+        book.block(["%08x" % (0x10000000 + n)], [])
+    for n in range(200):
+        book.saw("%08x" % (0x20000000 + n), 1000 + n)
+    for n in range(64):
+        book.owe("%08x" % (0x30000000 + n), 100000 + n, 1 + n % 10, 480)
+    return b"".join(bytes(part) for part in book.record())

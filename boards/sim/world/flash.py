@@ -42,6 +42,27 @@ for order in Store("/flash", print).orders():
 """
 
 
+# Runs on the VM: write stdin (hex) as a file of the image (the board being powered off).
+_PUT = """
+import sys, vfs
+from binascii import unhexlify
+from boards.sim.simhw import FileFlash
+class NoBus:
+    commands = {}
+    def send(self, line):
+        pass
+vfs.mount(vfs.VfsLfs2(FileFlash(sys.argv[1], NoBus())), "/flash")
+with open("/flash/" + sys.argv[2], "wb") as handle:
+    handle.write(unhexlify(sys.stdin.read().strip()))
+vfs.umount("/flash")
+"""
+
+
+def put_file(path: Path, name: str, content: bytes) -> None:
+    """Write ``content`` as the file ``name`` of the image at ``path`` (as an installer would)."""
+    run_source(["-c", _PUT, str(path), name], stdin=content.hex()).check_returncode()
+
+
 def stored_orders(path: Path) -> list[dict]:
     """The orders in the outbox of the image at ``path`` (read with the firmware's own Store)."""
     result = run_source(["-c", _ORDERS, str(path)])
