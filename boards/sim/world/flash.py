@@ -15,47 +15,49 @@ from boards.sim.world.vm import run_source
 FLASH_BYTES = 2 * 1024 * 1024
 ERASED = b"\xff"
 
-# Runs on the VM: format the image with the firmware's own block device (no pin bus: no cut armed).
-_MKFS = """
+# The start of each script below, run on the VM against an image with the board powered off: the
+# firmware's own block device, with no pin bus (so no cut is ever armed).
+_OFFLINE = """
 import sys, vfs
 from boards.sim.simhw import FileFlash
 class NoBus:
     commands = {}
     def send(self, line):
         pass
-vfs.VfsLfs2.mkfs(FileFlash(sys.argv[1], NoBus()))
+flash = FileFlash(sys.argv[1], NoBus())
 """
 
+# Format the image.
+_MKFS = (
+    _OFFLINE
+    + """
+vfs.VfsLfs2.mkfs(flash)
+"""
+)
 
-# Runs on the VM: list the outbox of an image (the board being powered off).
-_ORDERS = """
-import sys, vfs, json
-from boards.sim.simhw import FileFlash
+# List the outbox of an image.
+_ORDERS = (
+    _OFFLINE
+    + """
+import json
 from firmware.shell.store import Store
-class NoBus:
-    commands = {}
-    def send(self, line):
-        pass
-vfs.mount(vfs.VfsLfs2(FileFlash(sys.argv[1], NoBus())), "/flash")
+vfs.mount(vfs.VfsLfs2(flash), "/flash")
 for order in Store("/flash", print).orders():
     print(json.dumps(order))
 """
+)
 
-
-# Runs on the VM: write stdin (hex) as a file of the image (the board being powered off).
-_PUT = """
-import sys, vfs
+# Write stdin (hex) as a file of the image.
+_PUT = (
+    _OFFLINE
+    + """
 from binascii import unhexlify
-from boards.sim.simhw import FileFlash
-class NoBus:
-    commands = {}
-    def send(self, line):
-        pass
-vfs.mount(vfs.VfsLfs2(FileFlash(sys.argv[1], NoBus())), "/flash")
+vfs.mount(vfs.VfsLfs2(flash), "/flash")
 with open("/flash/" + sys.argv[2], "wb") as handle:
     handle.write(unhexlify(sys.stdin.read().strip()))
 vfs.umount("/flash")
 """
+)
 
 
 def put_file(path: Path, name: str, content: bytes) -> None:
