@@ -9,8 +9,9 @@ or answered without the book's answer) is replaced by a new one at the next unlo
 
 The answer's data is ``[blocked count, answers]``, one ``[released, seen]`` per settled pair:
 ``released`` 1 when the pile owed that refund until now and has dropped it, 0 when it owed nothing (it
-paid the refund onto the card itself at a swipe, or its bounded book dropped the entry); ``seen`` the
-highest record counter the pile has seen on the card, -1 when it remembers none.
+paid the refund onto the card itself at a swipe, or its bounded book dropped the entry) or keeps it (it
+was writing it when the card left, unread back); ``seen`` the highest record counter the pile has seen
+on the card or was writing to it, -1 when it remembers none.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from tools import pilectl
 
 UID = bytes.fromhex("a1b2c3d4")
 OTHER_UID = bytes.fromhex("b2c3d4e5")
+THIRD_UID = bytes.fromhex("c3d4e5f6")
 # 1 yuan a minute, so a few seconds of charging use a visible part of the 5 yuan a start holds.
 CARD_PRICES = {"PRICE_FEN": 100, "UNIT_MIN": 1, "CARD_HOLD_FEN": 500, "CARD_REPEAT_S": 2}
 # Longer than the reader's poll (250 ms): the pile must see the card gone to take it as a new swipe.
@@ -243,7 +244,8 @@ def test_a_card_the_cloud_blacklists_is_refused_and_taken_off_the_list_works_aga
 
 def test_a_walk_away_refund_is_paid_once_whether_the_desk_or_the_pile_pays_it(make_rig, cloud, tmp_path, capsys):
     """The desk asks the pile before it writes a card (docs/card-desk.md): a grey card's dump is paid
-    neither at the pile after the desk's unlock, nor at the desk after the pile's refund."""
+    neither at the pile after the desk's unlock, nor at the desk after the pile's refund, nor at the desk
+    while the pile's refund write is in doubt."""
     site_key = new_site_key()
     key_file = tmp_path / "site.key"
     key_file.write_text(site_key.hex())
@@ -266,7 +268,7 @@ def test_a_walk_away_refund_is_paid_once_whether_the_desk_or_the_pile_pays_it(ma
 
     try:
         cards = {}
-        for uid in (UID, OTHER_UID):
+        for uid in (UID, OTHER_UID, THIRD_UID):
             cards[uid] = blank_card(uid)
             desk_chip.present(cards[uid])
             assert desk("issue", "--kind", "prepaid", "--balance", "2000")[0] == 0
@@ -306,5 +308,23 @@ def test_a_walk_away_refund_is_paid_once_whether_the_desk_or_the_pile_pays_it(ma
         assert status == 1 and "put this refund on the card itself" in refused["refused"], refused
         assert copy.dump() == grey_dump
         assert record_of(site_key, other).balance_fen == 2000 - order["used"]
+        desk_chip.remove()
+        # The pile was writing the refund when the card left its reader (torn): the desk hears the counter
+        # the card may hold and refuses; the card gets its refund at the pile.
+        third = cards[THIRD_UID]
+        order, _ = walk_away(third, 5)
+        cloud.wait_orders(PILE, 3, 10)
+        rig.tear_card_write(after_writes=2)
+        rig.present_card(third)
+        rig.wait_until(lambda: not rig.pile.card_reader.card, 5, "card torn off the reader")
+        assert record_of(site_key, third).session_pile != 0
+        desk_chip.present(third)
+        status, refused = desk("unlock")
+        assert status == 1 and "was writing it when the card left its reader" in refused["refused"], refused
+        assert record_of(site_key, third).session_pile != 0
+        desk_chip.remove()
+        rig.present_card(third)
+        shown(rig, "Card back")
+        assert record_of(site_key, third).balance_fen == 2000 - order["used"]
     finally:
         desk_link.close()

@@ -113,8 +113,9 @@ def _check_answer(uid: str, asked: commands.Command, held: CardRecord) -> bool:
         )
     if answer.seen > held.counter and not answer.released:
         raise CardRefused(
-            "card %s: %s put this refund on the card itself (it saw counter %d on the card; this one holds %d):"
-            " this card is an older copy written back; nothing was written" % (uid, named, answer.seen, held.counter)
+            "card %s: %s put this refund on the card itself, or was writing it when the card left its reader (counter"
+            " %d; this one holds %d): nothing was written. The card itself gets its refund at that pile's reader; an"
+            " older copy of the card written back gets nothing" % (uid, named, answer.seen, held.counter)
         )
     if answer.seen > held.counter:
         raise CardRefused(

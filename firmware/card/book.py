@@ -4,11 +4,13 @@
 - ``seen``: the highest record counter seen on each card here; a card showing
   a lower one is an old dump written back (a replay) and is refused.
 - ``owed``: sessions that ended here while the card still carries their
-  open-session marker: UID -> (order no, port, fen back). The fen go back on
-  the card, and the marker comes off, at its next swipe here.
+  open-session marker: UID -> (order no, port, fen back, counter). The fen go
+  back on the card, and the marker comes off, at its next swipe here; the
+  counter is that of the refund's record while the pile writes it (0 before):
+  a card pulled before the pile read it back may hold the refund or not.
 
 Each is a table of fixed-size records packed in one bytearray, oldest first,
-that grows with its records: a full book is 4.4 KB, where dicts and lists of
+that grows with its records: a full book is 4.6 KB, where dicts and lists of
 hex strings took 62 KB of heap on the host VM (31 KB on the board). A full
 table drops its oldest record for a new one. The cards' UIDs are 4 bytes (the
 reader selects one cascade level); tables take them in hex, as orders carry them.
@@ -29,7 +31,7 @@ _OWED_MAX = const(64)
 _UID_HEX = const(8)
 _BLOCKED_FORMAT = const("<4s")
 _SEEN_FORMAT = const("<4sI")  # uid, counter
-_OWED_FORMAT = const("<4sIHI")  # uid, order no, port, fen
+_OWED_FORMAT = const("<4sIHII")  # uid, order no, port, fen, counter of the refund being written
 # The file: magic, layout version, then how many records each table holds; the records follow.
 _HEADER_FORMAT = const("<2sBHHH")
 _MAGIC = const(b"CB")
@@ -147,7 +149,7 @@ class CardBook:
 
     def owe(self, uid, order_no, port, fen):
         """A card session ended here: ``fen`` go back on the card ``uid`` at its next swipe."""
-        self.owed.append(uid, order_no, port, fen)
+        self.owed.append(uid, order_no, port, fen, 0)
 
     def block(self, uids, unblock):
         """Apply the cloud's blacklist change: ``uids`` (hex) added, ``unblock`` removed. A UID of
@@ -163,15 +165,20 @@ class CardBook:
         """The desk asks to pay these sessions' refunds itself ([uid, order no] pairs): owed here no more,
         so the card's old record written back can never be paid twice. One answer per pair, for the desk to
         write the card on: [1 if this pile owed it until now else 0, the highest counter seen on the card
-        here or -1]; an owed 0 with a counter above the card's means the pile paid it (the card is a dump)."""
+        here, or written to it, or -1]; an owed 0 with a counter above the card's means the pile paid it (the
+        card is a dump). A refund whose write the pile never read back stays owed: only the card's next
+        swipe here tells whether it holds it, and the counter it may hold is answered."""
         answers = []
         for uid, order_no in pairs:
             if len(uid) != _UID_HEX:
                 answers.append([0, -1])
                 continue
             owed = self.owed.get(uid)
-            released = owed is not None and owed[0] == order_no
+            seen = self.seen_count(uid)
+            released = owed is not None and owed[0] == order_no and not owed[3]
             if released:
                 self.owed.remove(uid)
-            answers.append([int(released), self.seen_count(uid)])
+            elif owed is not None and owed[3]:
+                seen = max(seen, owed[3])
+            answers.append([int(released), seen])
         return answers

@@ -136,6 +136,9 @@ def _settle(pile, book, uid, record, tag):
     settled.session_port = 0
     settled.session_order = 0
     settled.held_fen = 0
+    # Saved before the write: if the card leaves before it is read back, the desk is not to pay what the
+    # card may already hold (firmware/card/book.py).
+    book.owed.append(uid, owed[0], owed[1], fen, settled.counter)
     return prompts.CARD_REFUNDED, number, format_fen(fen), settled, None
 
 

@@ -108,11 +108,12 @@ def test_a_grey_dump_of_a_card_its_pile_already_paid_is_refused(desk, piles):
     desk.chip.present(dump)
     status, result = unlock_answered(desk, piles, [0, [[0, MARKED_COUNTER + 1]]])
     assert status == 1, result
-    assert "put this refund on the card itself (it saw counter 3 on the card; this one holds 2)" in result["refused"]
+    assert "put this refund on the card itself" in result["refused"]
+    assert "(counter 3; this one holds 2)" in result["refused"]
     nothing_written_nor_recorded(desk, dump, grey)
     # Asked again, the desk reads the same answer: no second command, the same refusal.
     status, again = desk.run("unlock", "--pile-wait", "0")
-    assert status == 1 and "older copy written back" in again["refused"]
+    assert status == 1 and "older copy of the card written back" in again["refused"]
     nothing_written_nor_recorded(desk, dump, grey)
     assert count(desk.db, "commands") == 1
 

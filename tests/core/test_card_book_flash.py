@@ -35,7 +35,7 @@ def test_the_tables_are_read_for_a_change_and_leave_the_heap_after_it():
     controller.close_cards()
     assert (len(book.owed), len(book.seen), len(book.owed.buf)) == (0, 0, 0)
     book = controller.open_cards()
-    assert (book.owed.get(UID), book.seen_count(UID)) == ((7, 3, 450), 4)
+    assert (book.owed.get(UID), book.seen_count(UID)) == ((7, 3, 450, 0), 4)
     # A session ending inside a card's round opens the same book again: not read over the round's changes,
     # and still open for the round once the session's end is done with it.
     book.block([UID], [])
@@ -57,6 +57,6 @@ def test_a_file_that_is_not_a_card_book_is_kept_aside_and_never_written_over():
     controller.close_cards()
     with open(root + "/cards.bin.bad", "rb") as handle:
         assert handle.read() == b"not a card book"
-    assert controller.open_cards().owed.get(UID) == (1, 2, 300)
+    assert controller.open_cards().owed.get(UID) == (1, 2, 300, 0)
     controller.close_cards()
     assert sorted(name for name in os.listdir(root) if name.startswith("cards")) == ["cards.bin", "cards.bin.bad"]

@@ -36,7 +36,7 @@ def start_prepaid(scenario, book, port=3, balance_fen=1200):
     order_no = scenario.pile.next_order
     prompt, number, _, written, start = swipe(scenario, book, CardRecord(PREPAID, balance_fen, 7))
     assert (prompt, number, start) == (prompts.STARTED, port, ("card", 500, order_no))
-    assert book.owed.get(UID) == (order_no, port, 500)  # until the session has begun
+    assert book.owed.get(UID) == (order_no, port, 500, 0)  # until the session has begun
     result = commit(scenario.pile, scenario.panel, book, UID, written, number, start, scenario.now)
     scenario._drain()
     return written, result
@@ -106,6 +106,36 @@ def test_a_card_written_for_a_session_that_never_began_gets_the_whole_hold_back(
     # The card holds the marker, but the session never began (pulled before the read-back, or a cut).
     prompt, _, value, settled, _ = swipe(scenario, book, written)
     assert (prompt, value, settled.balance_fen, settled.session_pile) == (prompts.CARD_REFUNDED, "5.00Y", 1200, 0)
+
+
+def test_a_refund_never_read_back_stays_owed_and_the_desk_hears_the_counter_the_card_may_hold():
+    scenario, book = setup()
+    scenario.keys("3#")
+    _, _, _, written, _ = swipe(scenario, book, CardRecord(PREPAID, 1200, 7))
+    order_no = written.session_order
+    # The refund is planned and written, but the card leaves before the read-back: no commit.
+    prompt, _, _, settled, _ = swipe(scenario, book, written)
+    assert (prompt, settled.counter) == (prompts.CARD_REFUNDED, 9)
+    assert book.owed.get(UID) == (order_no, 3, 500, 9)
+    # A grey dump (counter 8) at the desk: the pile keeps the refund and says the card may hold counter 9.
+    assert book.settled([[UID, order_no]]) == [[0, 9]]
+    # The card itself comes back, torn (still counter 8, still marked): the refund is written again.
+    prompt, _, _, again, _ = swipe(scenario, book, written)
+    assert (prompt, again.counter, again.balance_fen) == (prompts.CARD_REFUNDED, 9, 1200)
+    assert commit(scenario.pile, scenario.panel, book, UID, again, 3, None, scenario.now) == prompts.CARD_REFUNDED
+    assert (book.owed.get(UID), book.seen_count(UID)) == (None, 9)
+
+
+def test_a_refund_that_landed_though_never_read_back_is_not_owed_once_the_card_shows_it():
+    scenario, book = setup()
+    scenario.keys("3#")
+    _, _, _, written, _ = swipe(scenario, book, CardRecord(PREPAID, 1200, 7))
+    settled = swipe(scenario, book, written)[3]
+    scenario.run(4000)  # past CARD_REPEAT_S
+    scenario.panel.port = 0  # the resident walked away from the keypad too
+    # The card holds the refund (no marker): nothing more is owed to it here.
+    assert swipe(scenario, book, settled)[0] == prompts.CARD_BALANCE
+    assert book.owed.get(UID) is None
 
 
 def test_a_start_refused_once_the_card_is_written_gives_the_hold_back_at_once():
@@ -218,7 +248,7 @@ def test_a_session_the_desk_settled_is_owed_here_no_more():
     book.saw("0badcafe", 7)
     # The desk writes the card on these answers: [owed here until now, highest counter seen here].
     assert book.settled([[UID, 3], ["0badcafe", 5], ["c0ffee00", 1]]) == [[0, -1], [1, 7], [0, -1]]
-    assert (book.owed.get(UID), book.owed.get("0badcafe")) == ((4, 3, 120), None)
+    assert (book.owed.get(UID), book.owed.get("0badcafe")) == ((4, 3, 120, 0), None)
     assert book.settled([["0badcafe", 5]]) == [[0, 7]]
     marked = CardRecord(PREPAID, 700, 8)
     marked.session_pile, marked.session_port, marked.held_fen, marked.session_order = TAG, 2, 500, 5
@@ -245,8 +275,8 @@ def test_the_book_survives_the_flash():
     book.block(["0badcafe"], [])
     book.owe("c0ffee00", 2**32 - 1, 10, 100000)  # the largest hold a config allows
     again = flashed(book, scenario.cfg)
-    assert again.owed.get("c0ffee00") == (2**32 - 1, 10, 100000)
-    assert (again.seen_count(UID), again.owed.get(UID), blocked(again, "0badcafe")) == (9, (4, 3, 120), True)
+    assert again.owed.get("c0ffee00") == (2**32 - 1, 10, 100000, 0)
+    assert (again.seen_count(UID), again.owed.get(UID), blocked(again, "0badcafe")) == (9, (4, 3, 120, 0), True)
     assert (again.seen_count("0badcafe"), again.owed.get("0badcafe"), blocked(again, UID)) == (
         -1,
         None,
@@ -284,7 +314,7 @@ def test_a_full_book_drops_its_oldest_record_and_never_the_one_just_set():
     assert book.seen_count("20000002") == -1 and book.seen_count("2000c0de") == 5
     for n in range(65):
         book.owe("%08x" % (0x30000000 + n), 100 + n, 1 + n % 10, 480)
-    assert (len(book.owed), book.owed.get("30000000"), book.owed.get("30000040")) == (64, None, (164, 5, 480))
+    assert (len(book.owed), book.owed.get("30000000"), book.owed.get("30000040")) == (64, None, (164, 5, 480, 0))
     again = flashed(book, scenario.cfg)
     assert (len(again.blocked), len(again.seen), len(again.owed)) == (499, 200, 64)
     assert blocked(again, "ffffffff") and again.seen_count("2000c0de") == 5 and again.owed.get("30000001")
