@@ -44,7 +44,6 @@ BOOT_IMPORTS = (
     "firmware.shell.main_meter_task",
     "drivers.main_meter",
     "drivers.mfrc522",
-    "firmware.card.book",
     "firmware.card.record",
     "firmware.shell.card_task",
 )

@@ -15,9 +15,11 @@ hex strings took 62 KB of heap on the host VM (31 KB on the board). A full
 table drops its oldest record for a new one. The cards' UIDs are 4 bytes (the
 reader selects one cascade level); tables take them in hex, as orders carry them.
 
-Pure: the shell ``load``s the tables from flash for a swipe, a session's end or
-a command, saves ``record()`` after a change and ``close``s the book again, so
-the tables are in the heap only while they are used.
+Pure: the shell makes a book, ``load``s its tables from flash for a swipe, a
+session's end or a command, saves ``record()`` after a change and drops the
+book and this module again, so neither is in the heap while not used. What
+must outlive a book (the last card written, for the too-quick check) is the
+shell's ``last``, a list the book shares.
 """
 
 import struct
@@ -89,9 +91,10 @@ class _Table:
 
 
 class CardBook:
-    """The pile's card memory and the card settings of its config."""
+    """The pile's card memory and the card settings of its config; ``last`` is [UID, ms] of the last card
+    written, kept by the caller from one book to the next."""
 
-    def __init__(self, cfg):
+    def __init__(self, cfg, last):
         self.hold_fen = cfg["CARD_HOLD_FEN"]
         self.min_fen = cfg["CARD_MIN_FEN"]
         self.day_max = cfg["CARD_DAY_MAX"]
@@ -99,21 +102,16 @@ class CardBook:
         self.blocked = _Table(_BLOCKED_FORMAT, _BLOCKED_MAX)
         self.seen = _Table(_SEEN_FORMAT, _SEEN_MAX)
         self.owed = _Table(_OWED_FORMAT, _OWED_MAX)
-        self.last_uid = None
-        self.last_ms = 0
-
-    def close(self):
-        """Drop the tables from the heap (``load`` brings them back)."""
-        for table in (self.blocked, self.seen, self.owed):
-            table.buf = bytearray()
+        self.last = last
 
     def load(self, stream):
         """Read the tables from ``stream`` (a file ``record()`` wrote) straight into their buffers, so a
         full book needs no more heap than its tables; False, the book left empty, if it is not one."""
-        if not self._read(stream):
-            self.close()
-            return False
-        return True
+        if self._read(stream):
+            return True
+        for table in (self.blocked, self.seen, self.owed):
+            table.buf = bytearray()
+        return False
 
     def _read(self, stream):
         header = stream.read(struct.calcsize(_HEADER_FORMAT))

@@ -45,7 +45,8 @@ def plan(pile, panel, book, uid, record, reason, tag, today, now_ms):
         return prompts.CARD_BLOCKED, 0, "blocked", None, None
     if record.counter < book.seen_count(uid):
         return prompts.CARD_REFUSED, 0, _REPLAY, None, None
-    if uid == book.last_uid and since_ms(now_ms, book.last_ms) < book.repeat_ms:
+    last = book.last
+    if uid == last[0] and since_ms(now_ms, last[1]) < book.repeat_ms:
         # Held on a little long after a start: a stop nobody meant.
         return prompts.CARD_TOO_FAST, 0, "", None, None
     if record.session_pile:
@@ -102,15 +103,15 @@ def commit(pile, panel, book, uid, record, number, start, now_ms):
     book.saw(uid, record.counter)
     if start is None:
         book.owed.remove(uid)
-        book.last_uid = uid
-        book.last_ms = now_ms
+        book.last[0] = uid
+        book.last[1] = now_ms
         return prompts.CARD_REFUNDED
     prompt = pile.pay(now_ms, number, start[0], start[1], uid, start[2])
     if prompt == prompts.STARTED or prompt == prompts.QUEUED or prompt == prompts.FREE_STARTED:
         # Begun: what the session owes the card is settled when it ends (firmware/shell/controller.py).
         book.owed.remove(uid)
-        book.last_uid = uid
-        book.last_ms = now_ms
+        book.last[0] = uid
+        book.last[1] = now_ms
         panel.port = 0
         panel.card = None
     return prompt

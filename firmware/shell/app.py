@@ -17,6 +17,7 @@ _BOOT_LOOP = const("boot loop")
 _HEAP_SHARE_PER_COLLECT = const(48)
 _BOOT_MODULES = const(("firmware.shell.boot",))
 # The card layout's code, needed at boot only for the pile's tag; each swipe loads it again.
+_CARD_SETTINGS = const(("CARD_HOLD_FEN", "CARD_MIN_FEN", "CARD_DAY_MAX", "CARD_REPEAT_S"))
 _TAG_MODULES = const(("firmware.card.record", "firmware.card.value_block", "firmware.mac"))
 
 
@@ -157,10 +158,9 @@ def _restore(store, cfg):
 def _start_cards(reader, controller, cfg, identity):
     """The card book, and the reader's task (firmware/shell/card_task.py) once the identity gives the
     site's card key; without the key no card can be read, and cards stay off (logged)."""
-    from firmware.card.book import CardBook
-
-    # The tables stay on flash until a swipe, a session's end or a command needs them.
-    controller.book = CardBook(cfg)
+    # The book stays on flash, and its code out of the heap, until a swipe, a session's end or a command;
+    # its settings are kept apart, as ``cfg`` is emptied once the pile runs.
+    controller.cards_cfg = {name: cfg[name] for name in _CARD_SETTINGS}
     site_key = identity.get("site_key") if identity is not None else None
     if site_key is None:
         note("cards off: the identity has no site_key")

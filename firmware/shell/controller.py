@@ -10,11 +10,14 @@ from firmware import prompts
 from firmware.compat import const
 from firmware.pile import EVENT_ALARM, EVENT_ORDER, EVENT_SAY
 from firmware.shell.log import alarm, log
+from firmware.shell.settings import forget
 from firmware.ticks import since_ms
 
 _WHERE_AND_ERROR = const("%s: %r")
 
 _CARD_METHODS = const(("card", "pass"))
+# Loaded while the card book is open only: a swipe, a card session's end, a cards command.
+_BOOK_MODULES = const(("firmware.card.book",))
 
 
 class Controller:
@@ -31,8 +34,10 @@ class Controller:
         self.wall_save_s = cfg["CHECKPOINT_S"]
         self.safe_window_ms = cfg["SAFE_WINDOW_S"] * 1000
         self.started_ms = pile.boot_ms
-        self.book = None  # the card book (firmware/card/book.py) on a pile with a card reader
-        self.cards_open = 0  # how many users have the book's tables open (open_cards)
+        self.cards_cfg = None  # the card book's settings, on a pile with a card reader
+        self.card_last = [None, 0]  # the last card written and when (firmware/card/book.py)
+        self.book = None  # the card book while it is open (open_cards)
+        self.cards_open = 0  # how many users have it open
         self.failed = False
         self.store_failed = False
         pile.outbox_full = store.outbox_count() >= self.outbox_max
@@ -183,29 +188,36 @@ class Controller:
         self._keep(self.store.save_counters, counters)
 
     def open_cards(self):
-        """The card book with its tables read from flash, for a change (``close_cards`` after); None without
-        a card reader, or if the book cannot be read: nothing may then be written over it. Opened again
-        while open (a session ending in a card's round), it is the same book, not read again."""
-        book = self.book
-        if book is None:
+        """The card book, its code loaded and its tables read from flash, for a change (``close_cards``
+        after); None without a card reader, or if the book cannot be read: nothing may then be written over
+        it. Opened again while open (a session ending in a card's round), it is the same book, not read
+        again."""
+        if self.cards_cfg is None:
             return None
         if self.cards_open:
             self.cards_open += 1
-            return book
+            return self.book
         try:
+            from firmware.card.book import CardBook
+
+            book = CardBook(self.cards_cfg, self.card_last)
             if not self.store.cards(book.load):
                 alarm("card_fault", detail="card book set aside")
         except (OSError, MemoryError) as error:
+            forget(_BOOK_MODULES)
             alarm("card_fault", detail="card book not read: %r" % (error,))
             return None
+        self.book = book
         self.cards_open = 1
         return book
 
     def close_cards(self):
-        """Done with the book ``open_cards`` gave: its tables leave the heap when the first opener is done."""
+        """Done with the book ``open_cards`` gave: the book and its code leave the heap when the first
+        opener is done with it."""
         self.cards_open -= 1
-        if not self.cards_open and self.book is not None:
-            self.book.close()
+        if not self.cards_open:
+            self.book = None
+            forget(_BOOK_MODULES)
 
     def save_cards(self):
         """Write the card book (a pile without a card reader has none); True if it is on flash."""

@@ -164,7 +164,7 @@ def _cards(controller, block, unblock, settled):
     """The cloud's blacklist change, and the sessions the desk asks to settle on their cards
     (firmware/card/book.py); the answer's data is how many cards are blocked now and the book's answer
     for each of those sessions."""
-    if controller.book is None:
+    if controller.cards_cfg is None:
         return REFUSED, "no card reader", None
     book = controller.open_cards()
     if book is None:

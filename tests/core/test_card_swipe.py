@@ -23,7 +23,7 @@ CARD_RULES = {"CARD_HOLD_FEN": 500, "CARD_MIN_FEN": 100, "CARD_DAY_MAX": 2, "CAR
 def setup(**overrides):
     scenario = Scenario(**dict(CARD_RULES, **overrides))
     scenario.run(600)  # fresh readings on every port
-    return scenario, CardBook(scenario.cfg)
+    return scenario, CardBook(scenario.cfg, [None, 0])
 
 
 def swipe(scenario, book, record, reason=None, uid=UID, tag=TAG):
@@ -263,7 +263,7 @@ def blocked(book, uid):
 
 def flashed(book, cfg):
     """The book as the next boot reads it back from the flash."""
-    again = CardBook(cfg)
+    again = CardBook(cfg, [None, 0])
     assert again.load(BytesIO(b"".join(bytes(part) for part in book.record())))
     return again
 
@@ -294,7 +294,7 @@ def test_a_file_that_is_not_a_card_book_is_refused_whole():
         assert loaded.seen_count(UID) == -1  # nothing half-read is kept
     too_many = bytearray(image)
     too_many[4] = 2  # 512 blocked UIDs claimed, more than a book holds
-    assert not CardBook(scenario.cfg).load(BytesIO(bytes(too_many)))
+    assert not CardBook(scenario.cfg, [None, 0]).load(BytesIO(bytes(too_many)))
 
 
 def test_a_full_book_drops_its_oldest_record_and_never_the_one_just_set():

@@ -72,7 +72,7 @@ def cloned_card(dump: bytes) -> ClassicCard:
 def full_card_book() -> bytes:
     """The file of a card book with every table full (500 blocked, 200 seen, 64 owed), as a pile of a big
     courtyard holds after months: what the memory bench boots with."""
-    book = CardBook(defaults())
+    book = CardBook(defaults(), [None, 0])
     for n in range(500):
         book.block(["%08x" % (0x10000000 + n)], [])
     for n in range(200):
