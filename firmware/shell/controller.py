@@ -220,7 +220,7 @@ class Controller:
             forget(_BOOK_MODULES)
 
     def save_cards(self):
-        """Write the card book (a pile without a card reader has none); True if it is on flash."""
+        """Write the open card book (``open_cards``); True if it is on flash."""
         if self.book is not None:
             try:
                 return self._keep(self.store.save_cards, self.book.record())
