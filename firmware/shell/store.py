@@ -13,7 +13,7 @@ Layout under the store's root (one small JSON file per record):
 - ``commands.json``: the answers to the last cloud commands, so a replayed command id is never acted
   on twice, even after a reboot (firmware/cloud/commands.py).
 - ``cards.bin``: the card book (firmware/card/book.py): blacklist, last counters seen, refunds owed;
-  binary, as the book keeps them in memory (a JSON of 764 hex UIDs would take 62 KB to parse).
+  binary, the records as the book holds them (as JSON, 764 hex UIDs took 62 KB of heap to parse).
 
 Every write goes to a ``.tmp`` file first and is renamed over the old one, which littlefs does
 atomically: after a cut at any block write a file is either its old or its new self. Small files

@@ -73,10 +73,10 @@ def full_card_book() -> bytes:
     """The file of a card book with every table full (500 blocked, 200 seen, 64 owed), as a pile of a big
     courtyard holds after months: what the memory bench boots with."""
     book = CardBook(defaults(), [None, 0])
-    for n in range(500):
+    for n in range(book.blocked.most):
         book.block(["%08x" % (0x10000000 + n)], [])
-    for n in range(200):
+    for n in range(book.seen.most):
         book.saw("%08x" % (0x20000000 + n), 1000 + n)
-    for n in range(64):
+    for n in range(book.owed.most):
         book.owe("%08x" % (0x30000000 + n), 100000 + n, 1 + n % 10, 480)
     return b"".join(bytes(part) for part in book.record())
