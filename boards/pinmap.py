@@ -12,8 +12,13 @@ METER_DE_GPIO = 40
 COIN_GPIO = 1
 # The virtual pile's keypad matrix; the ESP32-S3's keypad is on I2C (boards/esp32s3/board.py).
 KEYPAD_ROW_GPIOS = (10, 11, 12, 13)
-KEYPAD_COL_GPIOS = (14, 21, 47, 48)
+KEYPAD_COL_GPIOS = (14, 21, 47, 20)
 LCD_I2C_ADDRESS = 0x27
 MODEM_PWRKEY_GPIO = 37
 MAIN_METER_DE_GPIO = 46
+# Safety inputs and the buzzer. The smoke detector's normally closed contact pulls its input to ground:
+# smoke, or a broken wire, reads 1 through the pull-up. The NTC's divider is on an ADC1 channel.
+SMOKE_GPIO = 41
+NTC_ADC_GPIO = 3
+BUZZER_GPIO = 48
 CARD_CS_GPIO = 0  # the virtual pile's MFRC522 NSS; the ESP32-S3's is GPIO 10 (CARD_NSS_GPIO in its board module)

@@ -1,9 +1,10 @@
 """Reads every port's voltage, current, power and energy from the meter(s) in a profile."""
 
-from drivers.registers import INVALID, decode
+from drivers.registers import INVALID, decode, word
 from firmware.compat import const
 
 _SKIP_SCANS = const(5)
+_FLAG_BITS = const("bit")  # a field type: one register whose bit p is the flag of the block's port p
 
 
 class MeterReader:
@@ -78,6 +79,9 @@ class MeterReader:
                     continue
                 for port in range(first_port, end_port):
                     offset = register - start + (port if not self.per_port else 0) * stride
+                    if kind == _FLAG_BITS:
+                        target[port] = (word(data, offset) >> (port - first_port if self.per_port else port)) & 1
+                        continue
                     value = decode(data, offset, kind, scale, self.big_word_first)
                     if value == INVALID:
                         return False

@@ -8,7 +8,8 @@ single-phase meter per port at addresses ADDRESS..ADDRESS+9).
 Each field is (readings attribute, block index, register, register stride
 per port, type, scale): the stored integer is the meter's value times
 ``scale``, in the Readings units (0.1 V, mA, W, Wh). Types: u16, s16, u32,
-s32 and f32 (IEEE 754); ``word_order`` "big" puts the high word first.
+s32 and f32 (IEEE 754); ``word_order`` "big" puts the high word first; "bit"
+is a flag word, bit p for port p+1 (a per-port meter's own flag in bit 0).
 """
 
 # Our reference 10-circuit meter: every port in one 42-register read
@@ -24,6 +25,7 @@ MC10 = {
         ("current_ma", 0, 0x0001, 1, "u16", 1),
         ("power_w", 0, 0x000B, 1, "u16", 1),
         ("energy_wh", 0, 0x0015, 2, "u32", 1),
+        ("fault", 0, 0x0029, 0, "bit", 1),
     ),
 }
 

@@ -29,6 +29,19 @@ LIMITS = {
     # power tiers: fixed after the settle window, moved up after a sustained rise
     "SETTLE_S": (60, 1, 900),
     "TIER_UP_HOLD_S": (60, 1, 900),
+    # protections (docs/safety.md): a port's current over PORT_SHORT_MA (or its meter's over-current flag)
+    # is a short circuit; a port under FUSE_LOST_V while another reads mains has lost its fuse (0: off);
+    # power through an open relay for WELD_HOLD_S is a welded relay; all latched until a manager clears
+    "PORT_SHORT_MA": (16000, 1000, 100000),
+    "FUSE_LOST_V": (100, 0, 250),
+    "WELD_HOLD_S": (2, 1, 60),
+    # cabinet heat: warn, stop every port, resume at or below; a new level holds HEAT_HOLD_S first
+    "HEAT_WARN_C": (55, 30, 95),
+    "HEAT_STOP_C": (65, 35, 100),
+    "HEAT_RESUME_C": (50, 20, 90),
+    "HEAT_HOLD_S": (5, 0, 60),
+    # the manager's code for clearing latched alarms at the keypad (C, code, #); 0: only by command
+    "SERVICE_PIN": (0, 0, 999999),
     # meter
     "METER_STALE_S": (5, 1, 60),
     # power-loss memory: at most CHECKPOINT_S of a running session's use is in doubt after a cut
@@ -148,6 +161,11 @@ def validate(overrides):
             errors.append("a meter read with its retries must fit in half of WDT_TIMEOUT_S")
         if merged["START_RESERVE_W"] > merged["PILE_MAX_W"]:
             errors.append("START_RESERVE_W must not be above PILE_MAX_W")
+        if not merged["HEAT_RESUME_C"] < merged["HEAT_WARN_C"] <= merged["HEAT_STOP_C"]:
+            errors.append("heat thresholds must be HEAT_RESUME_C < HEAT_WARN_C <= HEAT_STOP_C")
+        # A short circuit draws far more than an overload: at 230 V its current must be above PORT_TRIP_W's.
+        if merged["PORT_SHORT_MA"] * 23 // 100 <= merged["PORT_TRIP_W"]:
+            errors.append("PORT_SHORT_MA must be above PORT_TRIP_W's current at 230 V")
     return errors
 
 

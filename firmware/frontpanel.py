@@ -2,9 +2,11 @@
 
 Keys (4x4 pad): digits choose a port, ``#`` confirms, ``*`` cancels,
 ``A`` then port and ``#`` asks a port's state, ``D`` then port and ``#``
-stops it. Coins may come before or after the port is chosen; money inserted
-is never dropped: it waits for a port, and a chosen port with money starts
-when ``#`` is pressed or the entry times out. An IC card may also come before
+stops it, and ``C``, the manager's code (SERVICE_PIN) and ``#`` clear the
+latched alarms (smoke, port faults) once the smoke detector is quiet. Coins
+may come before or after the port is chosen; money inserted is never dropped:
+it waits for a port, and a chosen port with money starts when ``#`` is
+pressed or the entry times out. An IC card may also come before
 or after the port (firmware/card/swipe.py): a card swiped first is
 remembered (``card``) until the entry times out, and the port chosen then
 asks for it again, since a card is written only while it is on the reader.
@@ -21,14 +23,19 @@ SELECT = const(0)
 _QUERY = const(1)
 _STOP = const(2)
 
+_SERVICE = const(3)
 _DIGITS_MAX = const(2)
+_CODE_DIGITS_MAX = const(6)
 _KEY_0 = const("0")
 _KEY_9 = const("9")
 _CONFIRM = const("#")
 _CANCEL = const("*")
 _ASK = const("A")
 _STOP_KEY = const("D")
+_SERVICE_KEY = const("C")
 _ENTRY_PREFIX = const(("Port ", "Ask port ", "Stop port "))
+_CODE_ENTRY = const("Code ")
+_CODE_MARK = const("*")
 PAID_PROMPTS = (prompts.STARTED, prompts.QUEUED, prompts.ADDED)
 
 
@@ -40,6 +47,7 @@ class FrontPanel:
         self.coin_fen = cfg["COIN_FEN"]
         self.free_mode = cfg["FREE_MODE"]
         self.timeout_ms = cfg["ENTRY_TIMEOUT_S"] * 1000
+        self.service_pin = cfg["SERVICE_PIN"]
         self.mode = SELECT
         self.digits = 0
         self.digit_count = 0
@@ -49,7 +57,9 @@ class FrontPanel:
         self.last_ms = 0
 
     def entry(self):
-        """What is being typed, for the display (empty when nothing is)."""
+        """What is being typed, for the display (empty when nothing is); a code shows as stars."""
+        if self.mode == _SERVICE:
+            return _CODE_ENTRY + _CODE_MARK * self.digit_count
         if self.digit_count:
             return _ENTRY_PREFIX[self.mode] + str(self.digits) + "_"
         if self.mode == _QUERY:
@@ -62,7 +72,7 @@ class FrontPanel:
         """One key press."""
         self.last_ms = now_ms
         if _KEY_0 <= key <= _KEY_9:
-            if self.digit_count < _DIGITS_MAX:
+            if self.digit_count < (_CODE_DIGITS_MAX if self.mode == _SERVICE else _DIGITS_MAX):
                 self.digits = self.digits * 10 + ord(key) - 48
                 self.digit_count += 1
         elif key == _CONFIRM:
@@ -78,6 +88,9 @@ class FrontPanel:
         elif key == _STOP_KEY:
             self._clear()
             self.mode = _STOP
+        elif key == _SERVICE_KEY:
+            self._clear()
+            self.mode = _SERVICE
 
     def on_coins(self, now_ms, coins):
         """``coins`` coins were accepted."""
@@ -112,7 +125,7 @@ class FrontPanel:
 
     def _confirm(self, now_ms):
         pile = self.pile
-        if not self.digit_count:
+        if not self.digit_count and self.mode != _SERVICE:
             if self.port and self.credit_fen:
                 self._pay(now_ms)
             else:
@@ -121,7 +134,12 @@ class FrontPanel:
         number = self.digits
         mode = self.mode
         self._clear()
-        if pile.port(number) is None:
+        if mode == _SERVICE:
+            if self.service_pin and number == self.service_pin:
+                pile.clear(now_ms, 0)
+            else:
+                pile.announce(prompts.WRONG_CODE, 0, "", now_ms)
+        elif pile.port(number) is None:
             pile.announce(prompts.INVALID_PORT, number, "", now_ms)
         elif mode == _QUERY:
             pile.announce(prompts.PORT_INFO, number, pile.describe(number, now_ms), now_ms)

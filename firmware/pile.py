@@ -6,8 +6,14 @@ relay states in ``relay`` and with events (orders, prompts, alarms) in
 ``events`` for the shell to act on.
 
 Safety invariant: a relay is on only while its port has a paid session in a
-powered state, its reading is fresh, and the pile has not put it back in the
-queue; ``_refresh_relays`` is the one place that decides it.
+powered state, its reading is fresh, the port has no latched fault, no
+pile-level stop is active (smoke, cabinet heat) and the pile has not put it
+back in the queue; ``_refresh_relays`` is the one place that decides it.
+
+Pile-level stops: smoke (``on_smoke``) ends every session and latches until a
+manager clears it (``clear``) with the detector quiet; cabinet heat (the
+temperature handed to ``tick``) warns, then pauses every session (not billed)
+and resumes below HEAT_RESUME_C.
 """
 
 from firmware import prompts
@@ -17,15 +23,19 @@ from firmware.port import (
     CHARGING,
     CREDIT,
     FULL,
+    FUSE,
     KEYPAD,
     MAX_TIME,
     NO_LOAD,
     OUTAGE_UNPLUGGED,
     OVERLOAD,
     QUEUED,
+    SHORT,
+    SMOKE,
     STATE_NAMES,
     UNPLUGGED,
     WAIT_PLUG,
+    WELDED,
     Port,
     Rules,
 )
@@ -48,10 +58,27 @@ STOP_PROMPTS = {
     CARD: prompts.STOP_CARD,
     NO_LOAD: prompts.STOP_NO_LOAD,
     OUTAGE_UNPLUGGED: prompts.STOP_OUTAGE,
+    SHORT: prompts.STOP_SHORT,
+    FUSE: prompts.STOP_FUSE,
+    WELDED: prompts.RELAY_WELDED,
 }
 
 # A second payment adds to a running session only for coins and QR: a card's session is its own.
 _ADDABLE_METHODS = const(("coin", "qr"))
+
+# ``smoke``: the detector reads smoke now, and the latch it set (cleared only by ``clear``).
+_SMOKE_NOW = const(1)
+_SMOKE_LATCHED = const(2)
+# ``heat``: the cabinet's state, each level a step up from the one before.
+HEAT_OK = const(0)
+HEAT_WARN = const(1)
+HEAT_STOP = const(2)
+# A thermometer reading outside this range (deci-degrees C) is a broken sensor: charging stops as if hot.
+_SENSOR_LOW_DC = const(-400)
+_SENSOR_HIGH_DC = const(1250)
+_HEAT_ALARMS = const(("", "heat_warn", "heat"))
+_SENSOR_BROKEN = const("sensor broken")
+_TEMPERATURE_FORMAT = const("%s%d.%dC")
 
 # Event kinds the shell acts on.
 EVENT_ORDER = "order"
@@ -63,6 +90,12 @@ def format_duration(seconds):
     """``3h59m`` for a time left on a 20-column display."""
     minutes = seconds // 60
     return _DURATION_FORMAT % (minutes // 60, minutes % 60)
+
+
+def format_temperature(temp_dc):
+    """``65.3C`` for a temperature in deci-degrees C."""
+    size = abs(temp_dc)
+    return _TEMPERATURE_FORMAT % ("-" if temp_dc < 0 else "", size // 10, size % 10)
 
 
 def format_fen(fen):
@@ -96,6 +129,13 @@ class Pile:
         self.boot_ms = now_ms
         self.halted = False
         self.payment = None
+        self.smoke = 0
+        self.heat = HEAT_OK
+        self.temp_dc = None  # the cabinet's latest temperature; None without a thermometer
+        # (warn at, stop at, resume at or below), deci-degrees C; a new level must hold HEAT_HOLD_S.
+        self.heat_dc = (cfg["HEAT_WARN_C"] * 10, cfg["HEAT_STOP_C"] * 10, cfg["HEAT_RESUME_C"] * 10)
+        self._heat_hold_ms = cfg["HEAT_HOLD_S"] * 1000
+        self._heat_next = (HEAT_OK, NEVER)  # the level the temperature points to, and since when
 
     def port(self, number):
         """The Port numbered ``number`` (1-based), or None if there is no such port."""
@@ -116,7 +156,11 @@ class Pile:
         port = self.port(number)
         if port is None:
             return prompts.INVALID_PORT
-        if self.halted or not port.fresh(now_ms):
+        if self.smoke:
+            return prompts.SMOKE_ALARM
+        if self.heat == HEAT_STOP:
+            return prompts.HEAT_PAUSE
+        if self.halted or port.fault is not None or not port.fresh(now_ms):
             return prompts.PORT_FAULT
         if self.outbox_full:
             # An order that cannot be stored must not be started: refuse and keep the money.
@@ -183,23 +227,30 @@ class Pile:
     def on_readings(self, now_ms, readings):
         """Readings of the ports marked valid (a whole scan, or one port of a per-port meter bus):
         protections act on this very reading, then relays follow."""
-        power_w = readings.power_w
-        energy_wh = readings.energy_wh
         valid = readings.valid
         ports = self.ports
         for index in range(len(ports)):
             if valid[index]:
                 port = ports[index]
-                reason = port.on_reading(now_ms, power_w[index], energy_wh[index])
-                if reason is not None:
+                reason = port.on_reading(now_ms, readings, index)
+                if reason is None:
+                    continue
+                if reason == port.fault:
+                    self.events.append((EVENT_ALARM, (reason, port.number, 1, "")))
+                    if not port.busy():
+                        self.announce(STOP_PROMPTS[reason], port.number, "", now_ms)
+                if port.busy():
                     self._stop(port, reason, now_ms)
         self._hold_pile_limit(now_ms)
         self._admit(now_ms)
         self._refresh_relays(now_ms)
 
-    def tick(self, now_ms, wall_s):
-        """Time passes: credit is used, holds run out, stale readings drop relays."""
+    def tick(self, now_ms, wall_s, temp_dc=None):
+        """Time passes: credit is used, holds run out, stale readings drop relays; ``temp_dc`` is the
+        cabinet's temperature now (deci-degrees C), None on a pile without a thermometer."""
         self.wall_s = wall_s
+        if temp_dc is not None:
+            self._follow_heat(now_ms, temp_dc)
         for port in self.ports:
             reason = port.evaluate(now_ms)
             if reason is not None:
@@ -207,6 +258,57 @@ class Pile:
         self._watch_meter(now_ms)
         self._admit(now_ms)
         self._refresh_relays(now_ms)
+
+    def on_smoke(self, now_ms, smoke):
+        """The smoke detector's input changed (``smoke`` true: smoke, or its loop broken).
+
+        Smoke opens every relay at once and ends every session; the latch holds
+        until ``clear``, which it refuses while the detector still reads smoke.
+        """
+        if not smoke:
+            self.smoke &= ~_SMOKE_NOW
+            return
+        latched = self.smoke & _SMOKE_LATCHED
+        self.smoke = _SMOKE_NOW | _SMOKE_LATCHED
+        self._refresh_relays(now_ms)
+        if latched:
+            return
+        self.events.append((EVENT_ALARM, (SMOKE, 0, 1, "")))
+        for port in self.ports:
+            if port.busy():
+                self._stop(port, SMOKE, now_ms)
+        self.announce(prompts.SMOKE_ALARM, 0, "", now_ms)
+
+    def clear(self, now_ms, number):
+        """A manager clears what is latched: the smoke latch and every port's fault (``number`` 0) or
+        port ``number``'s fault; says and returns the prompt that answers it (refused while the smoke
+        detector still reads smoke)."""
+        if number == 0 and self.smoke & _SMOKE_NOW:
+            self.announce(prompts.SMOKE_ALARM, 0, "", now_ms)
+            return prompts.SMOKE_ALARM
+        if number == 0 and self.smoke:
+            self.smoke = 0
+            self.events.append((EVENT_ALARM, (SMOKE, 0, 0, "")))
+        for port in self.ports:
+            if port.fault is not None and number in (0, port.number):
+                self.events.append((EVENT_ALARM, (port.fault, port.number, 0, "")))
+                port.fault = None
+        self.announce(prompts.ALARM_CLEARED, number, "", now_ms)
+        return prompts.ALARM_CLEARED
+
+    def latches(self):
+        """What must survive a restart: [smoke latched, [[port, fault], ...]]."""
+        return [1 if self.smoke else 0, [[port.number, port.fault] for port in self.ports if port.fault]]
+
+    def relatch(self, latches):
+        """Take back ``latches`` (see ``latches``) at boot, before any relay may close."""
+        smoke, faults = latches
+        if smoke:
+            self.smoke = _SMOKE_LATCHED
+        for number, fault in faults:
+            port = self.port(number)
+            if port is not None and fault in (SHORT, FUSE, WELDED):
+                port.fault = fault
 
     def restore(self, now_ms, next_order, snapshots):
         """Take back the sessions saved before a power cut; each waits its turn to be checked.
@@ -300,7 +402,8 @@ class Pile:
             "ref": session.ref,
         }
         self.events.append((EVENT_ORDER, order))
-        self.announce(STOP_PROMPTS.get(reason, prompts.STOP_KEYPAD), number, "", now_ms)
+        if reason != SMOKE:  # smoke is said once for the whole pile
+            self.announce(STOP_PROMPTS.get(reason, prompts.STOP_KEYPAD), number, "", now_ms)
 
     def _admit(self, now_ms):
         """Start queued ports, first paid first, while the pile limit has room."""
@@ -345,6 +448,43 @@ class Pile:
                 self.announce(prompts.PILE_BUSY, number, "", now_ms)
                 return
 
+    def _follow_heat(self, now_ms, temp_dc):
+        """The cabinet's temperature: warn, stop every port, resume at or below the resume point.
+
+        A new level takes effect once it has held HEAT_HOLD_S, so one noisy reading neither stops
+        nor resumes the pile; between the resume point and the next threshold the level stays.
+        """
+        self.temp_dc = temp_dc
+        warn_dc, stop_dc, resume_dc = self.heat_dc
+        heat = self.heat
+        sensor_broken = temp_dc < _SENSOR_LOW_DC or temp_dc > _SENSOR_HIGH_DC
+        if sensor_broken or temp_dc >= stop_dc:
+            level = HEAT_STOP
+        elif temp_dc >= warn_dc:
+            level = max(heat, HEAT_WARN)
+        elif temp_dc > resume_dc:
+            level = heat
+        else:
+            level = HEAT_OK
+        candidate, since = self._heat_next
+        if level == heat:
+            self._heat_next = (heat, NEVER)
+            return
+        if candidate != level:
+            self._heat_next = (level, now_ms)
+            since = now_ms
+        if since_ms(now_ms, since) < self._heat_hold_ms:
+            return
+        self._heat_next = (level, NEVER)
+        self.heat = level
+        detail = _SENSOR_BROKEN if sensor_broken else format_temperature(temp_dc)
+        events = self.events
+        for step in range(heat + 1, level + 1):
+            events.append((EVENT_ALARM, (_HEAT_ALARMS[step], 0, 1, detail)))
+        for step in range(heat, level, -1):
+            events.append((EVENT_ALARM, (_HEAT_ALARMS[step], 0, 0, detail)))
+        self.announce((prompts.HEAT_BACK, prompts.HEAT_HIGH, prompts.HEAT_PAUSE)[level], 0, "", now_ms)
+
     def _watch_meter(self, now_ms):
         """No fresh reading on any port is a meter fault: relays drop, an alarm goes out."""
         for port in self.ports:
@@ -359,14 +499,15 @@ class Pile:
         if lost == self.meter_lost:
             return
         self.meter_lost = lost
-        self.events.append((EVENT_ALARM, "meter_lost" if lost else "meter_back"))
+        self.events.append((EVENT_ALARM, ("meter_lost" if lost else "meter_back", 0, None, "")))
         self.announce(prompts.METER_LOST if lost else prompts.METER_BACK, 0, "", now_ms)
 
     def _refresh_relays(self, now_ms):
         relay = self.relay
         ports = self.ports
+        stopped = self.halted or self.smoke or self.heat == HEAT_STOP
         for index in range(len(ports)):
             port = ports[index]
-            on = port.wants_relay() and port.fresh(now_ms) and not self.halted
+            on = not stopped and port.fault is None and port.wants_relay() and port.fresh(now_ms)
             relay[index] = 1 if on else 0
             port.set_powered(on, now_ms)

@@ -5,6 +5,10 @@ WAIT_PLUG (relay on, waiting for a charger to draw power) -> CHARGING ->
 STOPPED (showing why) -> IDLE. The Port decides from readings and time it is
 handed; whether its relay may really be on is the Pile's call (fresh reading,
 no pile-level stop).
+
+A port also latches a fault (``fault``) from a reading: a short circuit, a
+blown fuse or a welded relay. It then never closes its relay or takes a
+session until a manager clears it.
 """
 
 from firmware.compat import const
@@ -29,6 +33,11 @@ CARD = "card"  # the card that paid swiped again
 REMOTE = "remote"
 NO_LOAD = "no_load"
 OUTAGE_UNPLUGGED = "outage_unplugged"
+SMOKE = "smoke"
+# Latched port faults, which also end the port's session as its stop reason.
+SHORT = "short_circuit"
+FUSE = "fuse_blown"
+WELDED = "relay_welded"
 
 
 class Rules:
@@ -51,6 +60,9 @@ class Rules:
         self.reserve_w = cfg["START_RESERVE_W"]
         self.checkpoint_ms = cfg["CHECKPOINT_S"] * 1000
         self.resume_check_ms = cfg["RESUME_CHECK_S"] * 1000
+        self.short_ma = cfg["PORT_SHORT_MA"]
+        self.fuse_dv = cfg["FUSE_LOST_V"] * 10
+        self.weld_ms = cfg["WELD_HOLD_S"] * 1000
 
 
 class Port:
@@ -70,6 +82,8 @@ class Port:
         self.powered = False
         self.need_w = 0
         self.dirty = False
+        self.fault = None  # the latched fault (SHORT, FUSE, WELDED), until a manager clears it
+        self._weld_since = NEVER
         self._charge_ms = NEVER
         self._checkpoint_ms = NEVER
         self._restart_holds(NEVER)
@@ -123,12 +137,17 @@ class Port:
             self.state_ms = now_ms
         self._restart_holds(now_ms)
 
-    def on_reading(self, now_ms, power_w, energy_wh):
-        """Take a reading; return a stop reason when it shows an overload, else None.
+    def on_reading(self, now_ms, readings, index):
+        """Take this port's values from ``readings`` (at ``index``); return a stop reason when they show
+        an overload or a fault, else None.
 
-        Decided here, on the reading that shows the fault, so a trip never waits
-        for the next tick.
+        Decided here, on the reading that shows it, so a trip never waits for the next tick. A fault
+        (short circuit: the current over PORT_SHORT_MA or the meter's own flag; a blown fuse: no voltage
+        on this port while another has mains; a welded relay: power for WELD_HOLD_S through a relay that
+        is off) is latched in ``fault`` and returned once.
         """
+        power_w = readings.power_w[index]
+        energy_wh = readings.energy_wh[index]
         self.power_w = power_w
         self.energy_wh = energy_wh
         self.reading_ms = now_ms
@@ -136,9 +155,25 @@ class Port:
         if session is not None and self.state == CHARGING:
             session.count_energy(energy_wh)
             self.tariff.accrue_energy(session)
+        rules = self.rules
+        if self.fault is None:
+            fault = None
+            if self.powered and (readings.current_ma[index] >= rules.short_ma or readings.fault[index]):
+                fault = SHORT
+            elif readings.voltage_dv[index] < rules.fuse_dv <= max(readings.voltage_dv):
+                fault = FUSE
+            elif self.powered or power_w < rules.unplug_w:
+                self._weld_since = NEVER
+            elif self._weld_since == NEVER:
+                self._weld_since = now_ms
+            elif since_ms(now_ms, self._weld_since) >= rules.weld_ms:
+                fault = WELDED
+            if fault is not None:
+                self.fault = fault
+                self._weld_since = NEVER
+                return fault
         if not (self.powered and self.wants_relay()):
             return None
-        rules = self.rules
         # A charger drawing power ends the wait first, so the hold timers below
         # start on this reading rather than being reset by the state change.
         if self.state == WAIT_PLUG and power_w >= rules.unplug_w:

@@ -46,6 +46,15 @@ CARD_TOO_FAST = const(36)
 CARD_REFUNDED = const(37)
 STOP_CARD = const(38)
 CARD_FREE_MODE = const(39)
+SMOKE_ALARM = const(40)
+HEAT_HIGH = const(41)
+HEAT_PAUSE = const(42)
+HEAT_BACK = const(43)
+STOP_SHORT = const(44)
+STOP_FUSE = const(45)
+RELAY_WELDED = const(46)
+ALARM_CLEARED = const(47)
+WRONG_CODE = const(48)
 
 _PORT_MARK = const("%d")
 _VALUE_MARK = const("%s")
@@ -132,6 +141,24 @@ _TABLE = const(
         "P%d: stopped by card",
         "card_free_mode",
         "Free: no card, port#",
+        "smoke_alarm",
+        "SMOKE! All off A1",
+        "heat_high",
+        "Cabinet hot H1",
+        "heat_pause",
+        "Too hot, paused H2",
+        "heat_back",
+        "Temperature OK",
+        "stop_short",
+        "P%d: short circ E5",
+        "stop_fuse",
+        "P%d: fuse blown E6",
+        "relay_welded",
+        "P%d: relay stuck E7",
+        "alarm_cleared",
+        "Alarm cleared",
+        "wrong_code",
+        "Wrong code",
     )
 )
 

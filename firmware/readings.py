@@ -5,7 +5,8 @@ class Readings:
     """Per-port values of the latest scan; ``valid[i]`` says port i+1 was read this scan.
 
     Units are integers chosen so nothing on the hot path needs a float:
-    voltage in 0.1 V, current in mA, power in W, energy in Wh.
+    voltage in 0.1 V, current in mA, power in W, energy in Wh; ``fault`` is the
+    meter's own over-current flag, on meters that have one.
     """
 
     def __init__(self, count):
@@ -14,6 +15,7 @@ class Readings:
         self.current_ma = [0] * count
         self.power_w = [0] * count
         self.energy_wh = [0] * count
+        self.fault = bytearray(count)
         self.valid = bytearray(count)
 
     def clear_valid(self):

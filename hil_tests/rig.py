@@ -224,6 +224,36 @@ class SimRig:
         """Make the display's I2C bus hang the firmware's next write to it."""
         self._call(self.pile.hold_i2c_bus(stuck))
 
+    # Fire and faults --------------------------------------------------------------------
+
+    def smoke(self, present: bool = True) -> None:
+        """Smoke reaches the cabinet's detector (or clears from it)."""
+        self._call(self.pile.cabinet.set_smoke(present))
+
+    def cabinet_temperature(self, celsius: float) -> None:
+        """The cabinet's air warms or cools to ``celsius``."""
+        self._call(self.pile.cabinet.set_temperature(celsius))
+
+    def break_thermistor(self) -> None:
+        """The cabinet thermometer's lead breaks."""
+        self._call(self.pile.cabinet.break_thermistor())
+
+    def short_circuit(self, port: int, amps: float = 50.0) -> None:
+        """A shorted lead on ``port`` (``amps`` 0 takes it away)."""
+        self._on_loop(self.pile.short_circuit, port, amps)
+
+    def meter_over_current_flag(self, port: int, raised: bool = True) -> None:
+        """The meter raises (or drops) its own over-current flag for ``port``."""
+        self._on_loop(self.pile.model.set_fault, port, raised)
+
+    def blow_fuse(self, port: int) -> None:
+        """``port``'s fuse opens."""
+        self._on_loop(self.pile.blow_fuse, port)
+
+    def weld_relay(self, port: int) -> None:
+        """``port``'s relay contacts weld shut."""
+        self._on_loop(self.pile.weld_relay, port)
+
     # What can be seen -------------------------------------------------------------------
 
     def relay(self, port: int) -> int:
@@ -237,6 +267,14 @@ class SimRig:
     def display(self) -> list[str]:
         """The LCD's four lines."""
         return self.pile.display()
+
+    def buzzer(self) -> int:
+        """1 while the cabinet's buzzer sounds."""
+        return self.pile.cabinet.buzzer
+
+    def alarms(self, name: str | None = None) -> list[dict]:
+        """The firmware's alarm records (of alarm ``name``), in order, across every boot."""
+        return [r for r in self.records("alarm") if name is None or r["alarm"] == name]
 
     def voice(self) -> list[str]:
         """Names of the prompts the voice module was told to play, in order."""

@@ -60,47 +60,104 @@ async def meter(args) -> dict:
     }
 
 
-async def trip(args) -> dict:
-    """From the meter first serving an over-hard-limit power to the relay opening."""
-    trip_w = 2000
-    pile = VirtualPile(
-        {"METER_PROFILE": args.profile, "FREE_MODE": True, "PORT_TRIP_W": trip_w, "STOPPED_SHOW_S": 1},
-        heap=args.heap,
-    )
-    await pile.start()
-    latencies_ms = []
-    try:
-        for _ in range(args.trials):
-            pile.set_load(1, 150)
-            await pile.press("1#")
-            await pile.wait_for(lambda: pile.relays[1] == 1 and pile.port_power(1) > 100, 10, "port 1 on")
-            await asyncio.sleep(0.3)
-            pile.model.arm_trip_probe(1, trip_w)
-            opened_before = len(pile.relay_events)
-            pile.set_load(1, 2600)
-            await pile.wait_for(
-                lambda start=opened_before: any(
-                    level == 0 for _, port, level in pile.relay_events[start:] if port == 1
-                ),
-                10,
-                "relay 1 to open",
-            )
-            opened_at = next(t for t, port, level in pile.relay_events[opened_before:] if port == 1 and level == 0)
-            served_at = pile.model.trip_probe_served_at
-            latencies_ms.append((opened_at - served_at) * 1000)
-            pile.unplug(1)
-            # The next trial starts once the display shows port 1 idle again (its stop shown for STOPPED_SHOW_S).
-            await pile.wait_for(lambda: pile.display()[0][:1] == ".", 10, "port 1 idle")
-    finally:
-        await pile.stop()
-    ordered = sorted(latencies_ms)
+def _latencies(values_ms: list[float]) -> dict:
+    ordered = sorted(values_ms)
     return {
-        "bench": "trip",
-        "profile": args.profile,
         "trials": len(ordered),
         "p50_ms": round(statistics.median(ordered), 1),
         "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))], 1),
         "max_ms": round(ordered[-1], 1),
+    }
+
+
+def _opened(pile: VirtualPile, since: int, port: int) -> float | None:
+    """When ``port``'s relay opened among the relay events from index ``since`` on (None: not yet)."""
+    return next((t for t, number, level in pile.relay_events[since:] if number == port and level == 0), None)
+
+
+async def _line_trip(pile: VirtualPile, trip_w: int, make_fault, clear_fault) -> float:
+    """One trial on port 1: charging, then ``make_fault()``; ms from the meter first serving a power over
+    ``trip_w`` to the relay opening. ``clear_fault()`` undoes it once the relay is open."""
+    pile.set_load(1, 150)
+    await pile.press("1#")
+    await pile.wait_for(lambda: pile.relays[1] == 1 and pile.port_power(1) > 100, 10, "port 1 on")
+    await asyncio.sleep(0.3)
+    pile.model.arm_trip_probe(1, trip_w)
+    events_before = len(pile.relay_events)
+    make_fault()
+    await pile.wait_for(lambda: _opened(pile, events_before, 1) is not None, 10, "relay 1 to open")
+    latency_ms = (_opened(pile, events_before, 1) - pile.model.trip_probe_served_at) * 1000
+    await clear_fault()
+    # The next trial starts once the display shows port 1 idle again (its stop shown for STOPPED_SHOW_S).
+    await pile.wait_for(lambda: pile.display()[0][:1] == ".", 10, "port 1 idle")
+    return latency_ms
+
+
+async def trip(args) -> dict:
+    """Protection latencies, each over ``--trials`` trials (the pile in free mode):
+
+    - overload: the meter first serving a power over PORT_TRIP_W on a port -> that relay open;
+    - short: the meter first serving a shorted port's current -> that relay open (the port latched,
+      then cleared with the manager's code for the next trial);
+    - smoke: the detector's edge on the pin bus -> the last of three charging ports' relays open.
+
+    Targets (issue 7): overload and short within 1.5 x (one scan's wire time + 20 ms); smoke 50 ms p99.
+    """
+    trip_w = 2000
+    code = 1357
+    config = {
+        "METER_PROFILE": args.profile,
+        "FREE_MODE": True,
+        "PORT_TRIP_W": trip_w,
+        "STOPPED_SHOW_S": 1,
+        "SERVICE_PIN": code,
+    }
+    pile = VirtualPile(config, heap=args.heap)
+    await pile.start()
+    overload, short, smoke = [], [], []
+    try:
+        for _ in range(args.trials):
+
+            async def unplug() -> None:
+                pile.unplug(1)
+
+            overload.append(await _line_trip(pile, trip_w, lambda: pile.set_load(1, 2600), unplug))
+
+        for _ in range(args.trials):
+
+            async def clear_short() -> None:
+                pile.short_circuit(1, 0)
+                pile.unplug(1)
+                await pile.press(f"C{code}#")
+
+            short.append(await _line_trip(pile, trip_w, lambda: pile.short_circuit(1), clear_short))
+        ports = (1, 2, 3)
+        for _ in range(args.trials):
+            for port in ports:
+                pile.set_load(port, 150)
+                await pile.press(f"{port}#")
+            await pile.wait_for(lambda: all(pile.relays[p] for p in ports), 10, "ports 1-3 on")
+            await asyncio.sleep(0.3)
+            events_before = len(pile.relay_events)
+            await pile.cabinet.set_smoke(True)
+            await pile.wait_for(lambda: all(_opened(pile, events_before, p) for p in ports), 10, "every relay open")
+            last_open = max(_opened(pile, events_before, p) for p in ports)
+            smoke.append((last_open - pile.cabinet.smoke_changed_at) * 1000)
+            await pile.cabinet.set_smoke(False)
+            await pile.press(f"C{code}#")
+            await pile.wait_for(lambda: not pile.cabinet.buzzer, 10, "the smoke latch cleared")
+    finally:
+        await pile.stop()
+    scan_ms = wire_ms(args.profile, 9600)
+    return {
+        "bench": "trip",
+        "profile": args.profile,
+        "scan_wire_ms": round(scan_ms, 1),
+        "line_target_ms": round(1.5 * (scan_ms + 20), 1),
+        "smoke_target_p99_ms": 50,
+        "overload": _latencies(overload),
+        "short": _latencies(short),
+        "smoke": _latencies(smoke),
     }
 
 

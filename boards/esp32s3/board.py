@@ -14,14 +14,16 @@ Pin and UART map (see boards/esp32s3/README.md for the wiring notes):
 | keypad 4x4 + PCF8574, I2C0   | address 0x20; rows P0-P3, columns P4-P7 |
 | IC card reader MFRC522, SPI2 | NSS 10, MOSI 11, SCK 12, MISO 13        |
 | coin acceptor pulse          | GPIO 1 (pull-up, falling edge)          |
-| smoke input, NTC (issue 7)   | GPIO 41, GPIO 3 (ADC1 channel 2)        |
+| smoke input (NC loop, pull-up) | GPIO 41                               |
+| cabinet NTC divider          | GPIO 3 (ADC1 channel 2, 11 dB)          |
+| buzzer (through an NPN)      | GPIO 48                                 |
 """
 
 import errno
 
 import esp32
 import vfs
-from machine import I2C, SPI, UART, WDT, Pin
+from machine import ADC, I2C, SPI, UART, WDT, Pin
 from machine import reset as machine_reset
 
 from boards import pinmap
@@ -34,6 +36,7 @@ from drivers.meter_profiles import PROFILES
 from drivers.mfrc522 import Mfrc522
 from drivers.modbus_rtu import ModbusMaster
 from drivers.modem_line import ModemLine
+from drivers.ntc import Ntc
 from drivers.relays import RelayBank
 from drivers.voice_jq8900 import Voice
 from firmware.readings import Readings
@@ -103,6 +106,11 @@ class Esp32S3Board:
         self.keypad = PcfKeypad(i2c, KEYPAD_I2C_ADDRESS)
         self.lcd = Lcd(i2c, pinmap.LCD_I2C_ADDRESS)
         self.voice = Voice(RmtSerialTx(Pin(VOICE_TX), 9600))
+        self.smoke = Pin(pinmap.SMOKE_GPIO, Pin.IN, Pin.PULL_UP)
+        # 11 dB attenuation: the ADC reads up to about 3.1 V, the divider's voltage down to about -30 °C
+        # (colder reads as an open sensor, which stops charging).
+        self.thermometer = Ntc(ADC(Pin(pinmap.NTC_ADC_GPIO), atten=ADC.ATTN_11DB))
+        self.buzzer = Pin(pinmap.BUZZER_GPIO, Pin.OUT, value=0)
         modem_uart = UART(MODEM_UART, baudrate=MODEM_BAUD, tx=MODEM_TX, rx=MODEM_RX, timeout=0, rxbuf=MODEM_RX_BUFFER)
         self.modem_line = ModemLine(modem_uart, Pin(pinmap.MODEM_PWRKEY_GPIO, Pin.OUT, value=0))
         # SPI mode 0, MSB first, as the MFRC522 wants: machine.SPI's defaults.

@@ -7,7 +7,7 @@ import os
 import vfs
 
 from boards import pinmap
-from boards.sim.simhw import I2C, SPI, FileFlash, HostPpp, Pin, PinBus, PtyUart, Watchdog
+from boards.sim.simhw import ADC, I2C, SPI, FileFlash, HostPpp, Pin, PinBus, PtyUart, Watchdog
 from drivers.coin import CoinAcceptor
 from drivers.keypad import Keypad
 from drivers.lcd_hd44780 import Lcd
@@ -15,6 +15,7 @@ from drivers.meter import MeterReader
 from drivers.meter_profiles import PROFILES
 from drivers.modbus_rtu import ModbusMaster
 from drivers.modem_line import ModemLine
+from drivers.ntc import Ntc
 from drivers.relays import RelayBank
 from drivers.voice_jq8900 import Voice
 from firmware.readings import Readings
@@ -49,6 +50,10 @@ class SimBoard:
             [Pin(bus, gpio, Pin.OUT, report=False) for gpio in pinmap.KEYPAD_ROW_GPIOS],
             [Pin(bus, gpio, Pin.IN) for gpio in pinmap.KEYPAD_COL_GPIOS],
         )
+        self.smoke = Pin(bus, pinmap.SMOKE_GPIO, Pin.IN)
+        self.thermometer = Ntc(ADC(Pin(bus, pinmap.NTC_ADC_GPIO, Pin.IN)))
+        self.buzzer = Pin(bus, pinmap.BUZZER_GPIO, Pin.OUT)
+        self.buzzer.value(0)
         self.lcd = Lcd(I2C(bus), pinmap.LCD_I2C_ADDRESS)
         self.voice = Voice(PtyUart(os.getenv("PILE_VOICE_TTY"), 9600))
         self.modem_line = None

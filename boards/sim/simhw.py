@@ -5,7 +5,7 @@ what the real parts carry: bytes on a UART, pin levels, I2C write bytes.
 Pin bus lines (ASCII): to the host ``O gpio level`` (an output changed),
 ``W addr hexbytes`` (an I2C write) and ``E name args`` (a board event: the
 watchdog fed, the flash reached an armed cut); from the host ``L gpio level``
-(the world drives an input), ``S gpioA gpioB 0|1`` (a switch contact opens or
+(the world drives an input; an ADC pin's level is its voltage in µV), ``S gpioA gpioB 0|1`` (a switch contact opens or
 closes, as a keypad key joins a row and a column) and ``X name args`` (a board
 condition: arm a flash cut, hold the I2C bus).
 
@@ -182,6 +182,17 @@ class Pin:
     def irq(self, trigger, handler):
         """Call ``handler(pin)`` on the given edges of an input."""
         self.bus.irqs[self.gpio] = (self, trigger, handler)
+
+
+class ADC:
+    """machine.ADC on a pin of the pin bus: the world drives the pin's voltage, in µV, as its level."""
+
+    def __init__(self, pin):
+        self.pin = pin
+
+    def read_uv(self):
+        """The pin's voltage in µV (calibrated, as on an ESP32)."""
+        return self.pin.value()
 
 
 class I2C:

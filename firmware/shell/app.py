@@ -72,6 +72,9 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         outbox=store.outbox_count(),
         credit_fen=panel.credit_fen,
     )
+    if board.smoke is not None:
+        # Smoke opens the relays from the pin's interrupt, not on the input task's next scan.
+        board.smoke.irq(trigger=board.smoke.IRQ_RISING, handler=controller.smoke_edge)
     health = tasks.Health()
     health.flash = board.flash
     supervisor = Supervisor(watchdog, cfg["WDT_TIMEOUT_S"] * 1000)
@@ -102,9 +105,9 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         tasks.meter_loop(board.meter, controller, cfg["METER_SCAN_MS"], health, supervisor),
         tasks.health_loop(board.meter, health),
         tasks.status_loop(pile, cfg["STATUS_LOG_S"] * 1000),
-        tasks.tick_loop(controller, supervisor),
-        tasks.input_loop(board.keypad, board.coin, controller, supervisor),
-        tasks.ui_loop(board.lcd, board.voice, controller, cfg["NOTICE_S"] * 1000, health, supervisor),
+        tasks.tick_loop(controller, supervisor, board.thermometer),
+        tasks.input_loop(board.keypad, board.coin, board.smoke, controller, supervisor),
+        tasks.ui_loop(board.lcd, board.voice, board.buzzer, controller, cfg["NOTICE_S"] * 1000, health, supervisor),
     )
     # Every part has taken the settings it needs, so the config dict (about 5 KB on the VM) is emptied:
     # a stale pointer to it (a coroutine's frame keeps some) then holds an empty dict, not the settings.

@@ -54,6 +54,13 @@ def restore_from_flash(store, cfg, now_ms, wall_s):
         number = snapshot.get("no")
         if isinstance(number, int) and number >= next_order:
             next_order = number + 1
+    latches = counters.get("latches")
+    if latches:
+        try:
+            pile.relatch(latches)
+        except (TypeError, ValueError):
+            # Smoke and port faults were latched and cannot be read back: stay off until a manager clears.
+            pile.relatch([1, []])
     refused = pile.restore(now_ms, next_order, snapshots)
     for port in refused:
         store.set_aside_session(port)

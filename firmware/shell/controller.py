@@ -9,6 +9,7 @@ instead of a relay left on by a core in an unknown state.
 from firmware import prompts
 from firmware.compat import const
 from firmware.pile import EVENT_ALARM, EVENT_ORDER, EVENT_SAY
+from firmware.port import FUSE, SHORT, SMOKE, WELDED
 from firmware.shell.log import alarm, log
 from firmware.shell.settings import forget
 from firmware.ticks import since_ms
@@ -40,6 +41,8 @@ class Controller:
         self.cards_open = 0  # how many users have it open
         self.failed = False
         self.store_failed = False
+        # Set by the smoke input's interrupt (``smoke_edge``) until the input task hands it to the core.
+        self.smoke_seen = False
         pile.outbox_full = store.outbox_count() >= self.outbox_max
 
     # Each entry point has its own try: passing the core's method and arguments to a
@@ -53,10 +56,10 @@ class Controller:
             self._fail("readings", error)
         self._settle(now_ms)
 
-    def tick(self, now_ms, wall_s):
-        """Time passed."""
+    def tick(self, now_ms, wall_s, temp_dc=None):
+        """Time passed; ``temp_dc``: the cabinet's temperature (deci-degrees C), None without a thermometer."""
         try:
-            self.pile.tick(now_ms, wall_s)
+            self.pile.tick(now_ms, wall_s, temp_dc)
             self.panel.tick(now_ms)
         except Exception as error:  # noqa: BLE001
             self._fail("tick", error)
@@ -98,6 +101,12 @@ class Controller:
         self._settle(now_ms)
         return answer
 
+    def smoke_edge(self, _pin):
+        """The smoke detector's input rose (its pin interrupt): every relay opens now, and stays open
+        whatever the core decides until the input task has latched the smoke in it."""
+        self.relays.all_off()
+        self.smoke_seen = True
+
     def _settle(self, now_ms):
         """Relays first (an off never waits for the flash), then the records, in an order a cut
         at any write can be recovered from (see firmware/shell/boot.py):
@@ -108,13 +117,14 @@ class Controller:
            then the session, then the counters without ``pending``;
         3. other session changes, and counters that changed.
         """
-        if self.failed:
+        if self.failed or self.smoke_seen:
             self.relays.all_off()
         else:
             self.relays.apply(self.pile.relay)
         pile = self.pile
         counters = self.counters
         unsaved_ports = None
+        latches_changed = False
         events = pile.events
         while events:
             kind, detail = events.pop(0)
@@ -148,7 +158,10 @@ class Controller:
                     counters["returning"] = None
                     self.save_counters()
             elif kind == EVENT_ALARM:
-                alarm(detail)
+                name, number, state, text = detail
+                alarm(name, number, text, state)
+                # Smoke and a port's fault stay latched through a restart until a manager clears them.
+                latches_changed = latches_changed or name in (SMOKE, SHORT, FUSE, WELDED)
         payment = pile.payment
         if payment is not None:
             pile.payment = None
@@ -162,7 +175,7 @@ class Controller:
                 elif unsaved_ports is None or port.number not in unsaved_ports:
                     # With its order unsaved the session file stays: the next boot closes it again.
                     self._keep(self.store.drop_session, port.number)
-        if payment is not None:
+        if payment is not None or latches_changed:
             counters["pending"] = None
             self.save_counters()
         elif counters["next_order"] != pile.next_order or counters["credit_fen"] != self.panel.credit_fen:
@@ -185,6 +198,7 @@ class Controller:
         counters["next_order"] = self.pile.next_order
         counters["credit_fen"] = self.panel.credit_fen
         counters["wall"] = self.pile.wall_s
+        counters["latches"] = self.pile.latches()
         self._keep(self.store.save_counters, counters)
 
     def open_cards(self):

@@ -11,7 +11,7 @@ from firmware.compat import const
 
 _ALARMS_KEPT = const(16)
 
-# (alarm, port, detail) waiting for the cloud link; the oldest go first when it is full.
+# (alarm, port, detail[, state]) waiting for the cloud link; the oldest go first when it is full.
 alarms: list = []
 
 
@@ -26,9 +26,15 @@ def note(message):
     log("note", text=message)
 
 
-def alarm(name, port=0, detail="", **fields):
-    """Log an alarm and queue it for the cloud (``port`` 0 is the whole pile)."""
+def alarm(name, port=0, detail="", state=None, **fields):
+    """Log an alarm and queue it for the cloud (``port`` 0 is the whole pile).
+
+    ``state`` is 1 when a condition is raised and 0 when it clears (the bridge keeps one open alarm
+    per pile, port and name); None for a one-off event.
+    """
+    if state is not None:
+        fields["state"] = state
     log("alarm", alarm=name, port=port, detail=detail, **fields)
     if len(alarms) >= _ALARMS_KEPT:
         alarms.pop(0)
-    alarms.append((name, port, detail))
+    alarms.append((name, port, detail) if state is None else (name, port, detail, state))

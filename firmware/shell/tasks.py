@@ -22,6 +22,7 @@ _UI_REFRESH_MS = const(250)
 _VOICE_GAP_MS = const(1200)
 _VOICE_QUEUE_MAX = const(4)
 _HEALTH_LOG_MS = const(5000)
+_SMOKE = const("smoke")
 
 
 async def status_loop(pile, period_ms):
@@ -114,23 +115,37 @@ async def health_loop(meter, health):
         health.window_scan_ms = 0
 
 
-async def tick_loop(controller, supervisor):
-    """Hand the core the time, so holds, credit and staleness are judged without a reading."""
+async def tick_loop(controller, supervisor, thermometer):
+    """Hand the core the time, so holds, credit and staleness are judged without a reading, and the
+    cabinet's temperature (``thermometer``: drivers/ntc.py; None on a board without one)."""
     while True:
         supervisor.beat(TICK)
-        controller.tick(now_ms(), wall_s())
+        controller.tick(now_ms(), wall_s(), thermometer.read_dc() if thermometer is not None else None)
         await asyncio.sleep_ms(_TICK_MS)
 
 
-async def input_loop(keypad, coin, controller, supervisor):
-    """Scan the keypad and collect finished coin pulse trains.
+async def input_loop(keypad, coin, smoke, controller, supervisor):
+    """Watch the smoke detector, scan the keypad and collect finished coin pulse trains.
 
-    A keypad on a bus (the ESP32-S3's I2C expander) that stops answering is
-    reported once and reads as no key until it answers again; coins still count.
+    ``smoke`` is the detector's input (1: smoke, or its loop broken; None on a
+    board without one). Its rising edge has already opened every relay (the
+    interrupt, ``Controller.smoke_edge``); here the core latches it, on the scan
+    after, and learns when the detector is quiet again. A keypad on a bus (the ESP32-S3's I2C
+    expander) that stops answering is reported once and reads as no key until
+    it answers again; coins still count.
     """
     keypad_ok = True
+    smoke_level = 0
     while True:
         supervisor.beat(INPUTS)
+        if smoke is not None and (controller.smoke_seen or smoke.value() != smoke_level):
+            now = now_ms()
+            if controller.smoke_seen:
+                # An edge the interrupt saw is smoke, even if the input has fallen again since.
+                controller.apply(now, _SMOKE, controller.pile.on_smoke, now, True)
+                controller.smoke_seen = False
+            smoke_level = smoke.value()
+            controller.apply(now, _SMOKE, controller.pile.on_smoke, now, smoke_level == 1)
         try:
             key = keypad.scan()
             keypad_ok = True
@@ -147,14 +162,17 @@ async def input_loop(keypad, coin, controller, supervisor):
         await asyncio.sleep_ms(_INPUT_SCAN_MS)
 
 
-async def ui_loop(lcd, voice, controller, notice_ms, health, supervisor):
-    """Refresh the display and play queued prompts (and amounts), one at a time."""
+async def ui_loop(lcd, voice, buzzer, controller, notice_ms, health, supervisor):
+    """Refresh the display, play queued prompts (and amounts) one at a time, and sound the buzzer
+    (None on a board without one) while smoke is latched."""
     queue = controller.voice_queue
     last_voice = time.ticks_add(time.ticks_ms(), -_VOICE_GAP_MS)
     ui_ok = True
     while True:
         supervisor.beat(UI)
         now = now_ms()
+        if buzzer is not None:
+            buzzer.value(1 if controller.pile.smoke else 0)
         rows = screen.lines(controller.pile, controller.panel, now, notice_ms, controller.failed)
         while len(queue) > _VOICE_QUEUE_MAX:
             queue.pop(0)

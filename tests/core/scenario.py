@@ -8,7 +8,7 @@ from binascii import hexlify
 
 from firmware import config, prompts
 from firmware.frontpanel import FrontPanel
-from firmware.pile import EVENT_ORDER, EVENT_SAY, Pile
+from firmware.pile import EVENT_ALARM, EVENT_ORDER, EVENT_SAY, Pile
 from firmware.readings import Readings
 from firmware.ticks import TICKS_MASK
 
@@ -35,8 +35,16 @@ class Scenario:
         self.loads = {}
         self.energy_mwh = [0] * cfg["PORT_COUNT"]
         self.meter_ok = True
+        # What the meter shows beyond the loads' power: a port's current (mA) in place of the load's,
+        # its over-current flag, its voltage (0.1 V; every port has mains unless told otherwise).
+        self.current_ma = {}
+        self.flags = {}
+        self.voltage_dv = {}
+        self.temp_dc = None  # the cabinet thermometer; None: the pile has none
+        self.welded = set()  # ports whose relay conducts whatever it is told
         self.orders = []
         self.said = []
+        self.alarms = []
 
     def _drain(self):
         events = self.pile.events
@@ -46,6 +54,8 @@ class Scenario:
                 self.orders.append(detail)
             elif kind == EVENT_SAY:
                 self.said.append(prompts.name(detail))
+            elif kind == EVENT_ALARM:
+                self.alarms.append(detail[:3])
 
     def load(self, port, watts):
         """A load drawing ``watts`` whenever port ``port``'s relay is on."""
@@ -55,9 +65,13 @@ class Scenario:
         """One meter scan of what the loads draw through the relays as they are now."""
         r = self.readings
         for index in range(len(self.energy_mwh)):
-            watts = self.loads.get(index + 1, 0) if self.pile.relay[index] else 0
+            closed = self.pile.relay[index] or index + 1 in self.welded
+            watts = self.loads.get(index + 1, 0) if closed else 0
             self.energy_mwh[index] += watts * STEP_MS // 3600
             r.power_w[index] = watts
+            r.current_ma[index] = self.current_ma.get(index + 1, watts * 1000 // 230)
+            r.fault[index] = self.flags.get(index + 1, 0)
+            r.voltage_dv[index] = self.voltage_dv.get(index + 1, 2300)
             r.energy_wh[index] = self.energy_mwh[index] // 1000
             r.valid[index] = 1 if self.meter_ok else 0
         if self.meter_ok:
@@ -71,7 +85,7 @@ class Scenario:
             self.elapsed_ms += STEP_MS
             self.wall = WALL_START_S + self.elapsed_ms // 1000
             self.scan()
-            self.pile.tick(self.now, self.wall)
+            self.pile.tick(self.now, self.wall, self.temp_dc)
             self.panel.tick(self.now)
             self._drain()
 

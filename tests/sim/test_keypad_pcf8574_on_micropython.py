@@ -57,7 +57,7 @@ controller = Controller()
 supervisor = Supervisor()
 async def main():
     chip.error = errno.ETIMEDOUT
-    task = asyncio.create_task(tasks.input_loop(PcfKeypad(chip), Coin(), controller, supervisor))
+    task = asyncio.create_task(tasks.input_loop(PcfKeypad(chip), Coin(), None, controller, supervisor))
     await asyncio.sleep_ms(200)
     coins_in_outage = controller.coin_count
     chip.press(0, 0)

@@ -6,7 +6,7 @@ two sides exchange ASCII lines ending in '\\n':
 VM -> host: ``O <gpio> <0|1>`` an output pin changed level;
             ``W <i2c_addr_decimal> <hex bytes>`` an I2C write transaction;
             ``H <text>`` hello.
-host -> VM: ``L <gpio> <0|1>`` the world drives an input pin to a level;
+host -> VM: ``L <gpio> <0|1>`` the world drives an input pin to a level (an ADC pin: its voltage in µV);
             ``S <gpioA> <gpioB> <0|1>`` a switch contact between two pins closes (1) or opens (0).
 """
 
@@ -102,6 +102,13 @@ class PinWire:
             raise ValueError(f"level must be 0 or 1, not {level!r}")
         self._inputs[gpio] = level
         await self._send(f"L {gpio} {level}")
+
+    async def drive_voltage(self, gpio: int, microvolts: int) -> None:
+        """Put `microvolts` on ADC pin `gpio` (0 to 3.3 V)."""
+        if not 0 <= microvolts <= 3_300_000:
+            raise ValueError(f"an ADC pin takes 0..3300000 uV, not {microvolts!r}")
+        self._inputs[gpio] = microvolts
+        await self._send(f"L {gpio} {microvolts}")
 
     async def contact(self, gpio_a: int, gpio_b: int, closed: bool) -> None:
         """Close or open a switch contact between two pins (a keypad key joins a row and a column)."""

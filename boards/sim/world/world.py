@@ -4,7 +4,9 @@ Everything the firmware touches is emulated at the level of the real part's
 wires: the RS485 meter is a pymodbus server behind a paced serial line, the
 relays, keypad and coin acceptor are pin levels on the pin bus, the LCD is
 I2C bytes into an HD44780 model, the voice module is UART frames. Chargers
-draw power through the relays as the firmware switches them.
+draw power through the relays as the firmware switches them; tests can short
+a port, blow its fuse or weld its relay, and fill the cabinet with smoke or
+heat (boards/sim/world/cabinet.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 
 from boards import pinmap
+from boards.sim.world.cabinet import Cabinet
 from boards.sim.world.charger import ConstantLoad, Load, make_charger
 from boards.sim.world.flash import provision
 from boards.sim.world.lcd import Hd44780Lcd
@@ -33,6 +36,8 @@ from boards.sim.world.voice import Jq8900Decoder, UartTap
 from drivers.keypad import KEYS
 
 PHYSICS_STEP_S = 0.05
+MAINS_V = 230.0
+SHORT_CIRCUIT_A = 50.0
 WATCHDOG_POLL_S = 0.05
 BOOT_TIMEOUT_S = 20
 KEY_HOLD_S = 0.12
@@ -71,6 +76,11 @@ class VirtualPile:
         self.loads: dict[int, Load] = {}
         self.relays = [0] * (self.port_count + 1)
         self.relay_events: list[tuple[float, int, int]] = []
+        # Faults on the port lines: a short's current (A), fuses blown, relays welded shut.
+        self.shorts: dict[int, float] = {}
+        self.blown_fuses: set[int] = set()
+        self.welded: set[int] = set()
+        self.cabinet: Cabinet | None = None
         self.lcd = Hd44780Lcd()
         self.voice = Jq8900Decoder()
         self.link: SerialLink | None = None
@@ -115,6 +125,8 @@ class VirtualPile:
         self.pinwire = PinWire()
         await self.pinwire.start()
         self.pinwire.on_i2c(pinmap.LCD_I2C_ADDRESS, self.lcd.feed)
+        self.cabinet = Cabinet(self.pinwire)
+        await self.cabinet.start()
         for port, gpio in enumerate(pinmap.RELAY_GPIOS[: self.port_count], start=1):
             self.pinwire.on_output(gpio, self._relay_changed(port))
         self._voice_tap = UartTap(self.voice.feed)
@@ -305,9 +317,14 @@ class VirtualPile:
             dt_s = now - last
             last = now
             for port in range(1, self.port_count + 1):
+                closed = bool(self.relays[port]) or port in self.welded
                 load = self.loads.get(port)
-                watts = load.power_w(dt_s, bool(self.relays[port])) if load else 0.0
-                self.model.set_power(port, watts if self.relays[port] else 0.0)
+                watts = load.power_w(dt_s, closed) if load else 0.0
+                if port in self.shorts:
+                    watts = self.shorts[port] * MAINS_V
+                if port in self.blown_fuses or not closed:
+                    watts = 0.0
+                self.model.set_power(port, watts)
             self.model.advance(dt_s)
 
     def firmware_dead(self) -> bool:
@@ -371,6 +388,25 @@ class VirtualPile:
             await asyncio.sleep(KEY_HOLD_S)
             await self.pinwire.contact(row, col, False)
             await asyncio.sleep(KEY_GAP_S)
+
+    # What goes wrong -------------------------------------------------------------------
+
+    def short_circuit(self, port: int, amps: float = SHORT_CIRCUIT_A) -> None:
+        """A shorted lead on ``port``: ``amps`` flow whenever its relay (or a weld) closes the line;
+        ``amps`` 0 takes the short away."""
+        if amps:
+            self.shorts[port] = amps
+        else:
+            self.shorts.pop(port, None)
+
+    def blow_fuse(self, port: int) -> None:
+        """``port``'s fuse opens: no voltage behind it, no current through it."""
+        self.blown_fuses.add(port)
+        self.model.ports[port].voltage_v = 0.0
+
+    def weld_relay(self, port: int) -> None:
+        """``port``'s relay contacts weld shut: the line conducts whatever the firmware drives."""
+        self.welded.add(port)
 
     # What can be seen ------------------------------------------------------------------
 
