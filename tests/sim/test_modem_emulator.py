@@ -5,6 +5,7 @@ import os
 
 from boards.sim.world.modem import ModemEmulator
 from boards.sim.world.serial_link import open_raw_pty
+from firmware.sms_pdu import submit_pdus
 
 GUARD_S = 0.05
 TIMING = {"guard_s": GUARD_S, "boot_s": 0.05, "power_on_press_s": 0.02, "power_off_press_s": 0.08, "shutdown_s": 0.03}
@@ -204,6 +205,34 @@ async def test_sms_in_pdu_mode_with_the_prompt_and_ctrl_z(wait_until):
         await bench.ask(wait_until, b"AT+CMGF=1\r", b"OK\r\n")
         assert await bench.ask(wait_until, b"AT+CMGS=%d\r" % TPDU_LENGTH) == b"\r\n+CMS ERROR: 302\r\n"
         assert len(modem.sms) == 1
+
+
+async def test_sms_sent_are_decoded_and_joined_and_bad_or_refused_pdus_are_not_sent(wait_until):
+    text = "充电桩DEMO-1：第3号端口过载停机，请检查。" * 4  # 96 characters: two UCS2 parts
+    parts = submit_pdus("+8613800138000", text, 0x42)
+    async with Bench() as bench:
+        modem = bench.modem
+        await bench.ask(wait_until, b"ATE0\r", b"OK\r\n")
+        await bench.ask(wait_until, b"AT+CMEE=1\r", b"OK\r\n")
+        for length, pdu in parts:
+            await bench.ask(wait_until, b"AT+CMGS=%d\r" % length, b"> ")
+            await bench.ask(wait_until, pdu + b"\x1a", b"OK\r\n")
+        assert [(sms.reference, sms.submit.concat.index) for sms in modem.sms] == [(1, 1), (2, 2)]
+        assert [(m.number, m.text, m.parts) for m in modem.texts()] == [("+8613800138000", text, 2)]
+        # Hex of the right length that is not an SMS-SUBMIT (first octet 10: MTI 00), and hex cut short.
+        not_submit = "0010" + PDU[4:]
+        await bench.ask(wait_until, b"AT+CMGS=%d\r" % TPDU_LENGTH, b"> ")
+        assert await bench.ask(wait_until, not_submit.encode() + b"\x1a") == b"\r\n+CMS ERROR: 304\r\n"
+        await bench.ask(wait_until, b"AT+CMGS=%d\r" % TPDU_LENGTH, b"> ")
+        assert await bench.ask(wait_until, PDU[:-1].encode() + b"\x1a") == b"\r\n+CMS ERROR: 304\r\n"
+        # The service centre refuses: the module's "unknown error", in words after AT+CMEE=2.
+        modem.sms_input.refusal = 500
+        await bench.ask(wait_until, b"AT+CMGS=%d\r" % TPDU_LENGTH, b"> ")
+        assert await bench.ask(wait_until, PDU.encode() + b"\x1a") == b"\r\n+CMS ERROR: 500\r\n"
+        await bench.ask(wait_until, b"AT+CMEE=2\r", b"OK\r\n")
+        await bench.ask(wait_until, b"AT+CMGS=%d\r" % TPDU_LENGTH, b"> ")
+        assert await bench.ask(wait_until, PDU.encode() + b"\x1a") == b"\r\n+CMS ERROR: unknown error\r\n"
+        assert len(modem.sms) == 2
 
 
 async def test_a_hung_modem_answers_nothing_until_power_cycled(wait_until):

@@ -6,10 +6,12 @@ ERROR, numeric or verbose +CME/+CMS after AT+CMEE, and sends URCs at any
 moment (registration changes once enabled, RDY after power-up). After CONNECT
 it is in data mode: bytes are data, "+++" between two guard times returns to
 commands with OK, ATO goes back with CONNECT. It takes SMS in PDU mode
-(AT+CMGS=<length>, the "> " prompt, the PDU in hex, Ctrl-Z) and keeps them
-raw. ``hang()`` makes it stop answering, as a stuck module does, until a
-power cycle through PWRKEY (``power_key``, or a pin on the pin bus through
-``pwrkey_output``). Every command line received is logged in ``commands``.
+(AT+CMGS=<length>, the "> " prompt, the PDU in hex, Ctrl-Z; the SMS side is
+boards/sim/world/modem_sms.py) and keeps them decoded: ``texts()`` gives back
+the recipients and whole texts it was asked to send. ``hang()`` makes it stop
+answering, as a stuck module does, until a power cycle through PWRKEY
+(``power_key``, or a pin on the pin bus through ``pwrkey_output``). Every
+command line received is logged in ``commands``.
 
 Tests set the network side directly: SIM, registration, signal, operator,
 network time.
@@ -20,9 +22,19 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Self
+
+from boards.sim.world.modem_sms import (
+    CMS_OPERATION_NOT_ALLOWED,
+    CMS_SIM_NOT_INSERTED,
+    CMS_TEXT,
+    CTRL_Z,
+    ESC,
+    Sms,
+    SmsInput,
+)
+from boards.sim.world.sms_pdu_decode import Message
 
 GUARD_S = 1.0
 BOOT_S = 3.0  # power-on to RDY
@@ -30,8 +42,6 @@ POWER_ON_PRESS_S = 0.5  # PWRKEY held this long switches an off module on
 POWER_OFF_PRESS_S = 3.0  # PWRKEY held this long (and released) switches a running module off
 SHUTDOWN_S = 1.0  # network detach before the module is off
 COMMAND_MAX_CHARS = 560  # the module's command line buffer
-CTRL_Z = 0x1A
-ESC = 0x1B
 CR = 0x0D
 LF = 0x0A
 CONNECT = "CONNECT 150000000"
@@ -48,22 +58,7 @@ CME_TEXT = {
     30: "no network service",
     50: "incorrect parameters",
 }
-CMS_TEXT = {
-    302: "operation not allowed",
-    304: "invalid PDU mode parameter",
-    310: "SIM not inserted",
-    331: "no network service",
-}
 REGISTERED = (1, 5)
-
-
-@dataclass(frozen=True)
-class Sms:
-    """An SMS the modem was given: the TPDU length from AT+CMGS and the PDU as typed (hex)."""
-
-    length: int
-    pdu_hex: str
-    reference: int
 
 
 class ModemEmulator:
@@ -110,7 +105,7 @@ class ModemEmulator:
         self.answer_delay_s = 0.0
         self.contexts: dict[int, tuple[str, str]] = {}
         self.commands: list[str] = []
-        self.sms: list[Sms] = []
+        self.sms_input = SmsInput()
         self.data_received = bytearray()
         self.boots = 0
         self.power_downs = 0
@@ -119,8 +114,6 @@ class ModemEmulator:
         self._reset_settings()
         self._booted_at = time.monotonic()
         self._line = bytearray()
-        self._sms_length: int | None = None
-        self._body = bytearray()
         self._inject = b""
         self._held_urcs: list[str] = []
         self._plus = 0
@@ -142,9 +135,8 @@ class ModemEmulator:
         self.cmgf = 0
         self.call_active = False
         self.data_mode = False
-        self._sms_length = None
+        self.sms_input.reset()
         self._plus = 0
-        self._message_reference = 0
 
     # -- wiring ---------------------------------------------------------------------------
 
@@ -173,6 +165,15 @@ class ModemEmulator:
 
     # -- what tests and the world control ------------------------------------------------
 
+    @property
+    def sms(self) -> list[Sms]:
+        """Every SMS the modem sent, one per PDU (a part of a concatenated message is one)."""
+        return self.sms_input.sent
+
+    def texts(self) -> list[Message]:
+        """The messages sent, each with its recipient and whole text (concatenated parts joined)."""
+        return self.sms_input.texts()
+
     def set_registration(self, stat: int, creg_stat: int | None = None) -> None:
         """Set the LTE (CEREG) and circuit (CREG, default the same) registration; URCs follow if enabled."""
         creg_stat = stat if creg_stat is None else creg_stat
@@ -197,7 +198,7 @@ class ModemEmulator:
         """Send an unsolicited result code now (held back in data mode and while an SMS is typed)."""
         if not self._answering():
             return
-        if self.data_mode or self._sms_length is not None:
+        if self.data_mode or self.sms_input.typing:
             self._held_urcs.append(urc)
         else:
             self._write(b"\r\n%s\r\n" % urc.encode())
@@ -307,7 +308,7 @@ class ModemEmulator:
             return
         now = time.monotonic()
         for byte in data:
-            if self._sms_length is not None:
+            if self.sms_input.typing:
                 self._sms_byte(byte)
             elif self.data_mode:
                 self._data_byte(byte, now)
@@ -520,41 +521,20 @@ class ModemEmulator:
 
     def _cmgs(self, length_text: str) -> tuple[list[str], str] | None:
         if self.cmgf != 0:
-            return [], self._cms(302)  # text mode is not emulated
+            return [], self._cms(CMS_OPERATION_NOT_ALLOWED)  # text mode is not emulated
         if self.sim != "ready":
-            return [], self._cms(310)
-        if not length_text.isdigit() or not 7 <= int(length_text) <= 164:
-            return [], self._cms(304)
-        self._sms_length = int(length_text)
-        self._body.clear()
+            return [], self._cms(CMS_SIM_NOT_INSERTED)
+        error = self.sms_input.begin(length_text)
+        if error is not None:
+            return [], self._cms(error)
         self._answer(b"\r\n> ")
         return None
 
     def _sms_byte(self, byte: int) -> None:
-        if byte == ESC:
-            self._end_sms([], "OK")
-        elif byte == CTRL_Z:
-            self._end_sms(*self._submit(self._body.decode("latin-1").strip()))
-        else:
-            if self.echo:
-                self._write(bytes((byte,)))
-            self._body.append(byte)
-
-    def _end_sms(self, info: list[str], final: str) -> None:
-        self._sms_length = None
-        self._reply(info, final)
-        self._flush_held_urcs()
-
-    def _submit(self, pdu_hex: str) -> tuple[list[str], str]:
-        try:
-            pdu = bytes.fromhex(pdu_hex)
-        except ValueError:
-            return [], self._cms(304)
-        # The PDU starts with the service centre address (its length octet first); the rest is the TPDU.
-        if not pdu or len(pdu) - 1 - pdu[0] != self._sms_length:
-            return [], self._cms(304)
-        if not self._registered():
-            return [], self._cms(331)
-        self._message_reference = (self._message_reference + 1) % 256
-        self.sms.append(Sms(self._sms_length, pdu_hex.upper(), self._message_reference))
-        return ["+CMGS: %d" % self._message_reference], "OK"
+        if self.echo and byte not in (CTRL_Z, ESC):
+            self._write(bytes((byte,)))
+        answer = self.sms_input.type(byte, self._registered())
+        if answer is not None:
+            info, error = answer
+            self._reply(info, "OK" if error is None else self._cms(error))
+            self._flush_held_urcs()
