@@ -5,6 +5,7 @@
     cloud-bridge gaps [--pile P] [--json]
     cloud-bridge presence --pile P [--json]
     cloud-bridge pile|command|config|commands|meter ...   (``cli_commands``)
+    cloud-bridge notify|sites|contacts|alarms ...          (``cli_alarms``: SMS about alarms)
 
 ``run`` also runs the command channel (``channel``): it sends the commands the other commands queue.
 The database is ``--db``, else ``DATABASE_URL``, else ``sqlite:///cloud_bridge.db``. The broker password
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from cloud_bridge import queries
 from cloud_bridge.channel import CommandChannel
+from cloud_bridge.cli_alarms import add_alarm_commands
 from cloud_bridge.cli_commands import add_commands
 from cloud_bridge.db import Database, default_url
 from cloud_bridge.ingest import CLIENT_ID, Bridge
@@ -155,6 +157,7 @@ def parser() -> argparse.ArgumentParser:
     presence.add_argument("--pile", required=True)
     presence.add_argument("--json", action="store_true")
     add_commands(command)
+    add_alarm_commands(command)
     return top
 
 

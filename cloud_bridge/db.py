@@ -10,7 +10,9 @@ Tables, created if missing (``t``, ``start_t``, ``end_t``: the pile's Unix secon
   returned_fen, tier, payments, stop_reason, boot, seq, t, received_at, payment_ref), key (pile, order_no):
   the first delivery of an order is kept; the same order re-sent after a reboot adds only its ``records``
   row. ``payment_ref`` is "" for coin and free orders, and for orders stored before it existed.
-- ``alarms`` (pile, boot, seq, alarm, port, detail, t, received_at), key (pile, boot, seq).
+- ``alarms`` (pile, boot, seq, alarm, port, detail, t, received_at, state, numbers), key (pile, boot, seq):
+  ``state`` 1 raised, 0 cleared, NULL for a one-off event; ``numbers`` (of ``sms_sent`` reports) the
+  phone numbers the pile texted, as a JSON array, else NULL.
 - ``telemetry`` (pile, boot, seq, port, state, power_w, left_s, t, received_at), key (pile, boot, seq,
   port): one row per port entry.
 - ``meters`` (pile, boot, seq, energy_wh, voltage_dv, current_ma, power_w, t, received_at), key (pile,
@@ -90,7 +92,7 @@ _TABLES = {
     ),
     "alarms": (
         ("pile TEXT", "boot BIGINT", "seq BIGINT", "alarm TEXT", "port BIGINT", "detail TEXT", "t BIGINT")
-        + ("received_at DOUBLE PRECISION",),
+        + ("received_at DOUBLE PRECISION", "state BIGINT NULL", "numbers TEXT NULL"),
         "pile, boot, seq",
     ),
     "telemetry": (

@@ -88,6 +88,8 @@ class Alarm(Record):
     alarm: str
     port: int
     detail: str
+    state: int | None = None  # 1 raised, 0 cleared, None a one-off event (or a firmware before key 6)
+    numbers: tuple[str, ...] | None = None  # ``sms_sent``: the phone numbers the pile texted
 
 
 @dataclass(slots=True)
@@ -127,7 +129,11 @@ def _show(value: object) -> str:
 # The value types of the protocol doc. PostgreSQL text cannot hold NUL, so text with NUL is refused: both
 # backends then store the same messages.
 UINT, INT, SINT, TEXT, BOOL, PORTS = "uint", "int (-1 allowed)", "int", "text", "bool", "array of ports"
-_PYTHON_TYPE = {UINT: int, INT: int, SINT: int, TEXT: str, BOOL: bool, PORTS: list}
+STATE, NUMBERS = "0 or 1", "array of phone numbers"
+_PYTHON_TYPE = {UINT: int, INT: int, SINT: int, TEXT: str, BOOL: bool, PORTS: list, STATE: int, NUMBERS: list}
+# A phone number as a pile's modem dials it: digits, perhaps a leading +.
+_PHONE = re.compile(r"\+?[0-9]{3,20}\Z")
+MAX_NUMBERS = 16
 _LOWEST = {INT: -1, SINT: -UINT_MAX - 1}
 _HEAD = ((BOOT, "boot", UINT), (SEQ, "seq", UINT), (T, "t", UINT))
 
@@ -137,7 +143,8 @@ class _Kind:
     class's order (after ``kind`` and ``pile``).
 
     ``optional``: (key, name, type, default) fields after those, taking ``default`` when the key is
-    absent (a key added to the protocol later). ``raw``: a last key of any CBOR value, kept re-encoded
+    absent (a key added to the protocol later); a default of None keeps "absent" apart from any value.
+    ``raw``: a last key of any CBOR value, kept re-encoded
     as bytes (None when absent).
     """
 
@@ -150,6 +157,8 @@ class _Kind:
     ) -> None:
         self.cls = cls
         self.defaults = tuple((key, default) for key, _, _, default in optional)
+        first_optional = len(fields)
+        self.nullable = frozenset(first_optional + i for i, field in enumerate(optional) if field[3] is None)
         self.raw = raw
         fields += tuple(field[:3] for field in optional)
         self.fields = fields
@@ -159,6 +168,16 @@ class _Kind:
         self.ints = tuple((i, _LOWEST[kind]) for i, (_, _, kind) in enumerate(fields) if kind in _LOWEST)
         self.texts = tuple(i for i, (_, _, kind) in enumerate(fields) if kind == TEXT)
         self.ports = next((i for i, (_, _, kind) in enumerate(fields) if kind == PORTS), None)
+        self.states = tuple(i for i, (_, _, kind) in enumerate(fields) if kind == STATE)
+        self.numbers = next((i for i, (_, _, kind) in enumerate(fields) if kind == NUMBERS), None)
+
+    def _types_fit(self, values: list) -> bool:
+        """Whether each value has its field's type, an absent optional one (None) included. Off the hot
+        path: only for a message whose types are not exactly the fields' (an optional key absent)."""
+        return all(
+            type(value) is wanted or (value is None and index in self.nullable)
+            for index, (value, wanted) in enumerate(zip(values, self.types, strict=True))
+        )
 
     def values(self, body: dict) -> list | None:
         """The field values if ``body`` holds them all, well typed; else None (``explain`` says why).
@@ -171,7 +190,7 @@ class _Kind:
             return None
         for key, default in self.defaults:
             values.append(body.get(key, default))
-        if tuple(map(type, values)) != self.types:
+        if tuple(map(type, values)) != self.types and not (self.nullable and self._types_fit(values)):
             return None
         uints = self.uints(values)
         if min(uints) < 0 or max(uints) > UINT_MAX or values[1] == 0:
@@ -187,6 +206,14 @@ class _Kind:
             if readings is None:
                 return None
             values[self.ports] = readings
+        for index in self.states:
+            if values[index] not in (None, 0, 1):
+                return None
+        if self.numbers is not None and values[self.numbers] is not None:
+            numbers = _numbers(values[self.numbers])
+            if numbers is None:
+                return None
+            values[self.numbers] = numbers
         if self.raw is not None:
             values.append(cbor2.dumps(body[self.raw]) if self.raw in body else None)
         return values
@@ -198,8 +225,18 @@ class _Kind:
             if key not in body and key not in optional:
                 return "key %d (%s) missing" % (key, name)
             value = body.get(key, optional.get(key))
+            if value is None and key not in body:
+                continue  # an optional key that may be absent
             if kind == PORTS:
                 problem = _explain_readings(value)
+            elif kind == STATE and value not in (0, 1):
+                problem = "expected 0 or 1, got %s" % _show(value)
+            elif kind == NUMBERS:
+                problem = (
+                    None
+                    if _numbers(value) is not None
+                    else "expected an array of phone numbers, got %s" % (_show(value))
+                )
             elif not _fits(value, kind):
                 problem = "expected %s, got %s" % (kind, _show(value))
             elif key == SEQ and value == 0:
@@ -236,6 +273,15 @@ def _readings(entries: list) -> tuple[tuple[int, int, int, int], ...] | None:
     if len(ports) != len(entries):
         return None
     return tuple(map(tuple, entries))
+
+
+def _numbers(entries: object) -> tuple[str, ...] | None:
+    """``sms_sent``'s phone numbers as a tuple, or None if one is not a phone number (or there are too many)."""
+    if type(entries) is not list or len(entries) > MAX_NUMBERS:
+        return None
+    if not all(type(number) is str and _PHONE.match(number) for number in entries):
+        return None
+    return tuple(entries)
 
 
 def _explain_readings(entries: object) -> str | None:
@@ -275,7 +321,11 @@ _KINDS = {
         optional=((16, "payment_ref", TEXT, ""),),
     ),
     "tele": _Kind(Telemetry, _HEAD + ((3, "readings", PORTS),)),
-    "alarm": _Kind(Alarm, _HEAD + ((3, "alarm", TEXT), (4, "port", UINT), (5, "detail", TEXT))),
+    "alarm": _Kind(
+        Alarm,
+        _HEAD + ((3, "alarm", TEXT), (4, "port", UINT), (5, "detail", TEXT)),
+        optional=((6, "state", STATE, None), (7, "numbers", NUMBERS, None)),
+    ),
     "meter": _Kind(
         Meter, _HEAD + ((3, "energy_wh", UINT), (4, "voltage_dv", UINT), (5, "current_ma", SINT), (6, "power_w", SINT))
     ),

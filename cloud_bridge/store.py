@@ -12,6 +12,7 @@ the conflict costs a second try, never a second row.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 
@@ -125,7 +126,10 @@ class Store:
             case Telemetry():
                 rows["telemetry"].extend((*head, *reading, *tail) for reading in message.readings)
             case Alarm():
-                rows["alarms"].append((*head, message.alarm, message.port, message.detail, *tail))
+                numbers = None if message.numbers is None else json.dumps(message.numbers)
+                rows["alarms"].append(
+                    (*head, message.alarm, message.port, message.detail, *tail, message.state, numbers)
+                )
             case Birth():
                 rows["births"].append(
                     (*head, message.firmware, message.config_version, message.ports, message.outbox, *tail)

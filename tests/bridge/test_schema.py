@@ -25,7 +25,11 @@ def test_each_kind_decodes_to_its_record():
     tele = decode("pile/p-2_X/up/tele", cbor2.dumps({**HEAD, 3: [[1, 3, 180, 7200], [2, 0, 0, -1]]}))
     assert tele == Telemetry("tele", "p-2_X", 3, 12, T0, ((1, 3, 180, 7200), (2, 0, 0, -1)))
     alarm = decode("pile/p1/up/alarm", cbor2.dumps({**HEAD, 3: "meter_lost", 4: 0, 5: "no reading"}))
-    assert alarm == Alarm("alarm", "p1", 3, 12, T0, "meter_lost", 0, "no reading")
+    assert alarm == Alarm("alarm", "p1", 3, 12, T0, "meter_lost", 0, "no reading")  # from before keys 6 and 7
+    raised = decode("pile/p1/up/alarm", cbor2.dumps({**HEAD, 3: "relay_welded", 4: 4, 5: "", 6: 1}))
+    assert raised == Alarm("alarm", "p1", 3, 12, T0, "relay_welded", 4, "", 1, None)
+    texted = decode("pile/p1/up/alarm", cbor2.dumps({**HEAD, 3: "sms_sent", 4: 0, 5: "smoke", 7: ["+8613800000001"]}))
+    assert texted == Alarm("alarm", "p1", 3, 12, T0, "sms_sent", 0, "smoke", None, ("+8613800000001",))
     assert decode("pile/p1/up/status", cbor2.dumps({**HEAD, 3: False})) == Status("p1", 3, 12, T0, False)
     assert decode("pile/p1/up/meter", cbor2.dumps({**HEAD, 3: 1234, 4: 2301, 5: -800, 6: -180})) == Meter(
         "meter", "p1", 3, 12, T0, 1234, 2301, -800, -180
@@ -130,6 +134,7 @@ def test_every_field_refused_is_explained():
         "qr order": {**HEAD, **order_body(17), 16: "pay-1"},
         "meter": {**HEAD, 3: 1234, 4: 2301, 5: -800, 6: -180},
         "ack": {**HEAD, 3: 9, 4: 0, 5: "", 6: 17},
+        "alarm": {**HEAD, 3: "sms_sent", 4: 0, 5: "smoke", 6: 1, 7: ["13800000001"]},
     }
     for kind, body in bodies.items():
         for key in body:
@@ -137,3 +142,18 @@ def test_every_field_refused_is_explained():
                 message = decode("pile/p1/up/" + kind.split()[-1], cbor2.dumps({**body, key: value}))
                 if isinstance(message, Reject):
                     assert message.reason.startswith("key %d " % key), (kind, key, value, message.reason)
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ({6: 2}, "key 6 (state): expected 0 or 1, got 2"),
+        ({6: True}, "key 6 (state): expected 0 or 1, got True"),
+        ({7: "13800000001"}, "key 7 (numbers): expected an array of phone numbers, got '13800000001'"),
+        ({7: ["138 0000"]}, "key 7 (numbers): expected an array of phone numbers, got ['138 0000']"),
+        ({7: [13800000001]}, "key 7 (numbers): expected an array of phone numbers, got [13800000001]"),
+    ],
+)
+def test_an_alarms_state_and_numbers_are_checked(body, reason):
+    message = decode("pile/p1/up/alarm", cbor2.dumps({**HEAD, 3: "sms_sent", 4: 0, 5: "smoke", **body}))
+    assert isinstance(message, Reject) and message.reason == reason
