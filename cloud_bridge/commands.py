@@ -78,6 +78,8 @@ KINDS: dict[str, tuple[tuple[str, Any], ...]] = {
     "reboot": (),
     "time": (),
     "cards": (("block", _uids), ("unblock", _uids), ("settled", _settled)),
+    # a manager clears what the pile latched: port 0 smoke and every port's fault, else that port's fault
+    "clear": (("port", _uint),),
 }
 
 _COLUMNS = "pile, id, kind, args, issued, expires, state, result, detail, data, sent, created_at, sent_at, settled_at"

@@ -18,6 +18,13 @@ LIMITS = {
     "PORT_TRIP_W": (2000, 100, 10000),
     "OVERLOAD_HOLD_S": (3, 0, 60),
     "PILE_MAX_W": (6000, 100, 40000),
+    # ordered charging: waiting ports take turns of CAP_TURN_S when the cap holds them back (0: no turns);
+    # CAP_SCHEDULE lowers the cap at times of day (docs/safety.md)
+    "CAP_TURN_S": (1200, 0, 86400),
+    # the night window, in minutes after local midnight (UTC_OFFSET_MIN from UTC); start = end: none
+    "NIGHT_START_MIN": (0, 0, 1439),
+    "NIGHT_END_MIN": (0, 0, 1439),
+    "UTC_OFFSET_MIN": (480, -720, 840),
     "START_RESERVE_W": (250, 0, 3500),
     # stop rules (full: under 30 W for an hour of float; unplug: under 10 W for 10 s)
     "FULL_W": (30, 1, 200),
@@ -42,6 +49,11 @@ LIMITS = {
     "HEAT_HOLD_S": (5, 0, 60),
     # the manager's code for clearing latched alarms at the keypad (C, code, #); 0: only by command
     "SERVICE_PIN": (0, 0, 999999),
+    # SMS from the pile's modem to SMS_NUMBERS on smoke and heat: a text not sent is tried again every
+    # SMS_RETRY_S, SMS_TRIES times; the same alarm is texted again no sooner than SMS_REPEAT_S after
+    "SMS_RETRY_S": (60, 10, 3600),
+    "SMS_TRIES": (30, 1, 1000),
+    "SMS_REPEAT_S": (1800, 0, 86400),
     # meter
     "METER_STALE_S": (5, 1, 60),
     # power-loss memory: at most CHECKPOINT_S of a running session's use is in doubt after a cut
@@ -93,10 +105,16 @@ CHOICES = {
     "TARIFF_MODE": ("time", _TARIFF_MODES),
     "METER_PROFILE": ("mc10", ("mc10", "sdm120")),
     "FREE_MODE": (False, (False, True)),
+    # in the night window running sessions pause (not billed) and resume after it, or end
+    "NIGHT_POLICY": ("pause", ("pause", "end")),
 }
 
 # [upper bound W, minutes per PRICE_FEN]; a charger above the last bound pays the last tier.
 DEFAULT_TIERS = [[200, 300], [400, 240], [700, 150], [1000, 100]]
+# Who the pile texts itself, and the site's name in those texts (docs/safety.md).
+_SMS_NUMBERS_MAX = const(5)
+_NUMBER_CHARS_MAX = const(20)
+_SITE_CHARS_MAX = const(20)
 
 
 def defaults():
@@ -105,7 +123,34 @@ def defaults():
     for name, spec in CHOICES.items():
         cfg[name] = spec[0]
     cfg["TIERS"] = [list(tier) for tier in DEFAULT_TIERS]
+    cfg["CAP_SCHEDULE"] = []
+    cfg["SMS_NUMBERS"] = []
+    cfg["SMS_SITE"] = ""
     return cfg
+
+
+def _schedule_errors(schedule):
+    if not isinstance(schedule, list) or len(schedule) > 12:
+        return ["CAP_SCHEDULE must be a list of at most 12 [start minute, watts] pairs"]
+    last = -1
+    for entry in schedule:
+        if not isinstance(entry, list) or len(entry) != 2 or not _is_int(entry[0]) or not _is_int(entry[1]):
+            return ["CAP_SCHEDULE entry %r is not a [start minute, watts] pair" % (entry,)]
+        if not last < entry[0] < 1440 or entry[1] < 0:
+            return ["CAP_SCHEDULE entry %r: start minutes must rise within 0..1439, watts >= 0" % (entry,)]
+        last = entry[0]
+    return []
+
+
+def _number_errors(numbers):
+    if not isinstance(numbers, list) or len(numbers) > _SMS_NUMBERS_MAX:
+        return ["SMS_NUMBERS must be a list of at most %d phone numbers" % _SMS_NUMBERS_MAX]
+    errors = []
+    for number in numbers:
+        digits = number[1:] if isinstance(number, str) and number.startswith("+") else number
+        if not isinstance(digits, str) or not digits.isdigit() or len(number) > _NUMBER_CHARS_MAX:
+            errors.append("SMS_NUMBERS entry %r is not a phone number (+ and digits)" % (number,))
+    return errors
 
 
 def _tier_errors(tiers):
@@ -146,6 +191,13 @@ def validate(overrides):
                 errors.append("%s=%r is not one of %r" % (name, value, CHOICES[name][1]))
         elif name == "TIERS":
             errors.extend(_tier_errors(value))
+        elif name == "CAP_SCHEDULE":
+            errors.extend(_schedule_errors(value))
+        elif name == "SMS_NUMBERS":
+            errors.extend(_number_errors(value))
+        elif name == "SMS_SITE":
+            if not isinstance(value, str) or len(value) > _SITE_CHARS_MAX:
+                errors.append("SMS_SITE must be a text of at most %d characters" % _SITE_CHARS_MAX)
         else:
             errors.append("unknown setting %r" % (name,))
     merged = defaults()

@@ -13,7 +13,14 @@ back in the queue; ``_refresh_relays`` is the one place that decides it.
 Pile-level stops: smoke (``on_smoke``) ends every session and latches until a
 manager clears it (``clear``) with the detector quiet; cabinet heat (the
 temperature handed to ``tick``) warns, then pauses every session (not billed)
-and resumes below HEAT_RESUME_C.
+and resumes below HEAT_RESUME_C; the night window (NIGHT_START_MIN to
+NIGHT_END_MIN) starts nothing and pauses or ends what runs (NIGHT_POLICY).
+
+The power cap (PILE_MAX_W, lowered at times of day by CAP_SCHEDULE): a start
+waits in the queue while it would not fit; a reading over the cap sends the
+newest sessions back to the queue's head on that very reading; while ports
+wait, the session that has run longest yields its room after CAP_TURN_S and
+joins the queue's tail, so every session gets its turns.
 """
 
 from firmware import prompts
@@ -26,6 +33,7 @@ from firmware.port import (
     FUSE,
     KEYPAD,
     MAX_TIME,
+    NIGHT,
     NO_LOAD,
     OUTAGE_UNPLUGGED,
     OVERLOAD,
@@ -39,7 +47,7 @@ from firmware.port import (
     Port,
     Rules,
 )
-from firmware.session import FREE_METHODS, Session, restore
+from firmware.session import FREE_METHODS, Session
 from firmware.tariff import Tariff
 from firmware.ticks import NEVER, since_ms
 
@@ -58,6 +66,7 @@ STOP_PROMPTS = {
     CARD: prompts.STOP_CARD,
     NO_LOAD: prompts.STOP_NO_LOAD,
     OUTAGE_UNPLUGGED: prompts.STOP_OUTAGE,
+    NIGHT: prompts.NIGHT_CLOSED,
     SHORT: prompts.STOP_SHORT,
     FUSE: prompts.STOP_FUSE,
     WELDED: prompts.RELAY_WELDED,
@@ -84,6 +93,37 @@ _TEMPERATURE_FORMAT = const("%s%d.%dC")
 EVENT_ORDER = "order"
 EVENT_SAY = "say"
 EVENT_ALARM = "alarm"
+
+
+# Time-of-day rules: the night window and the cap's schedule, from the wall clock.
+_MINUTES_A_DAY = const(1440)
+
+
+def local_minute(wall_s, utc_offset_s):
+    """Minutes since local midnight (0..1439) at Unix time ``wall_s``."""
+    return (wall_s + utc_offset_s) // 60 % _MINUTES_A_DAY
+
+
+def in_window(minute, start, end):
+    """True if ``minute`` is in the window from ``start`` up to ``end`` (minutes of the day; a window
+    may run past midnight, and one that starts where it ends is no window)."""
+    if start <= end:
+        return start <= minute < end
+    return minute >= start or minute < end
+
+
+def cap_at(minute, schedule, ceiling_w):
+    """The power cap at ``minute``: the watts of the last ``[start minute, watts]`` entry of ``schedule``
+    (in start order) that has begun, the day's last entry before the first of the day; never above
+    ``ceiling_w``, which is the cap without a schedule."""
+    if not schedule:
+        return ceiling_w
+    watts = schedule[-1][1]
+    for start, entry_w in schedule:
+        if start > minute:
+            break
+        watts = entry_w
+    return min(watts, ceiling_w)
 
 
 def format_duration(seconds):
@@ -113,6 +153,13 @@ class Pile:
         self.ports = [Port(number, self.rules, self.tariff) for number in range(1, count + 1)]
         self.relay = bytearray(count)
         self.max_w = cfg["PILE_MAX_W"]
+        self.cap_w = self.max_w  # the cap now: PILE_MAX_W, or lower by CAP_SCHEDULE
+        self.schedule = cfg["CAP_SCHEDULE"]
+        self.turn_ms = cfg["CAP_TURN_S"] * 1000
+        self.night = False
+        self.night_min = (cfg["NIGHT_START_MIN"], cfg["NIGHT_END_MIN"])
+        self.night_ends = cfg["NIGHT_POLICY"] == "end"
+        self.utc_offset_s = cfg["UTC_OFFSET_MIN"] * 60
         self.queue = []
         self.running = []
         self.events = []
@@ -124,7 +171,6 @@ class Pile:
         self.notice_port = 0
         self.notice_value = ""
         self.notice_ms = NEVER
-        self._over_since = NEVER
         self._boot_ms = now_ms
         self.boot_ms = now_ms
         self.halted = False
@@ -160,6 +206,8 @@ class Pile:
             return prompts.SMOKE_ALARM
         if self.heat == HEAT_STOP:
             return prompts.HEAT_PAUSE
+        if self.night:
+            return prompts.NIGHT_CLOSED
         if self.halted or port.fault is not None or not port.fresh(now_ms):
             return prompts.PORT_FAULT
         if self.outbox_full:
@@ -241,7 +289,7 @@ class Pile:
                         self.announce(STOP_PROMPTS[reason], port.number, "", now_ms)
                 if port.busy():
                     self._stop(port, reason, now_ms)
-        self._hold_pile_limit(now_ms)
+        self._hold_cap(now_ms)
         self._admit(now_ms)
         self._refresh_relays(now_ms)
 
@@ -251,11 +299,14 @@ class Pile:
         self.wall_s = wall_s
         if temp_dc is not None:
             self._follow_heat(now_ms, temp_dc)
+        self._follow_clock(now_ms, wall_s)
         for port in self.ports:
             reason = port.evaluate(now_ms)
             if reason is not None:
                 self._stop(port, reason, now_ms)
         self._watch_meter(now_ms)
+        self._hold_cap(now_ms)
+        self._rotate(now_ms)
         self._admit(now_ms)
         self._refresh_relays(now_ms)
 
@@ -309,35 +360,6 @@ class Pile:
             port = self.port(number)
             if port is not None and fault in (SHORT, FUSE, WELDED):
                 port.fault = fault
-
-    def restore(self, now_ms, next_order, snapshots):
-        """Take back the sessions saved before a power cut; each waits its turn to be checked.
-
-        Relays stay off until a port's check: its session queues under the pile
-        limit, and once admitted the relay closes to see whether the charger is
-        still there (RESUME_CHECK_S). Nothing is billed for the time the power
-        was off. Returns the port numbers of snapshots that could not be used.
-        """
-        self.next_order = next_order
-        refused = []
-        for number, snapshot in snapshots:
-            port = self.port(number)
-            try:
-                session = restore(snapshot)
-            except (KeyError, TypeError, ValueError):
-                refused.append(number)
-                continue
-            if port is None or port.busy():
-                refused.append(number)
-                continue
-            port.begin(session, now_ms)
-            self.queue.append(number)
-            if session.order_no >= self.next_order:
-                self.next_order = session.order_no + 1
-            if session.used_up():
-                # Nothing left to resume: close it without ever closing the relay.
-                self._stop(port, CREDIT, now_ms)
-        return refused
 
     def halt(self):
         """A fault outside the core (the control path failed): no relay, no new payment."""
@@ -405,48 +427,87 @@ class Pile:
         if reason != SMOKE:  # smoke is said once for the whole pile
             self.announce(STOP_PROMPTS.get(reason, prompts.STOP_KEYPAD), number, "", now_ms)
 
-    def _admit(self, now_ms):
-        """Start queued ports, first paid first, while the pile limit has room."""
-        if not self.queue:
-            return
-        # A running port holds at least the room it was admitted with, so a
-        # charger still ramping up is not mistaken for spare power.
+    def _committed_w(self):
+        """The room the running ports hold: at least what each was admitted with, so a charger still
+        ramping up is not mistaken for spare power."""
         committed = 0
         for port in self.ports:
             if port.wants_relay():
                 committed += max(port.power_w, port.need_w)
+        return committed
+
+    def _admit(self, now_ms):
+        """Start queued ports, first in the queue first, while the cap has room (none during a pile-level
+        stop: they wait)."""
+        if not self.queue or self.smoke or self.heat == HEAT_STOP or self.night:
+            return
+        committed = self._committed_w()
         while self.queue:
             port = self.ports[self.queue[0] - 1]
             if port.need_w > self.max_w:
                 # A load bigger than the whole pile may have (a heater, a power strip) never fits.
                 self._stop(port, OVERLOAD, now_ms)
                 continue
-            if not port.fresh(now_ms) or committed + port.need_w > self.max_w:
+            if not port.fresh(now_ms) or committed + port.need_w > self.cap_w:
                 return
             self.queue.pop(0)
             self.running.append(port.number)
             committed += port.need_w
+            port.turn_ms = now_ms
             port.enter(WAIT_PLUG, now_ms)
 
-    def _hold_pile_limit(self, now_ms):
-        """Over PILE_MAX_W for OVERLOAD_HOLD_S: the newest session waits in the queue again."""
-        if self.total_w() <= self.max_w or not self.running:
-            self._over_since = NEVER
-            return
-        if self._over_since == NEVER:
-            self._over_since = now_ms
-            return
-        if since_ms(now_ms, self._over_since) < self.rules.overload_hold_ms:
-            return
-        self._over_since = NEVER
-        for index in range(len(self.running) - 1, -1, -1):
+    def _hold_cap(self, now_ms):
+        """Over the cap: the newest sessions go back to the queue's head, their relays off on this very
+        reading, until what is left fits."""
+        total = self.total_w()
+        index = len(self.running) - 1
+        while total > self.cap_w and index >= 0:
             number = self.running[index]
-            if self.ports[number - 1].power_w > 0:
+            port = self.ports[number - 1]
+            if port.powered and port.power_w > 0:
+                total -= port.power_w
                 self.running.pop(index)
-                self.ports[number - 1].requeue(now_ms)
+                port.requeue(now_ms)
                 self.queue.insert(0, number)
                 self.announce(prompts.PILE_BUSY, number, "", now_ms)
-                return
+            index -= 1
+
+    def _rotate(self, now_ms):
+        """While the cap keeps ports waiting, the sessions that have run CAP_TURN_S yield, longest first,
+        to the queue's tail: as many as the queue's head needs room, and none if it would still not fit
+        (nor during a pile-level stop, when nothing runs)."""
+        if not self.turn_ms or not self.queue or not self.running or self.smoke or self.heat == HEAT_STOP or self.night:
+            return
+        need_w = self.ports[self.queue[0] - 1].need_w - (self.cap_w - self._committed_w())
+        count = 0
+        for number in self.running:
+            port = self.ports[number - 1]
+            if need_w <= 0 or since_ms(now_ms, port.turn_ms) < self.turn_ms:
+                break
+            need_w -= max(port.power_w, port.need_w)
+            count += 1
+        if need_w > 0:
+            return
+        for _ in range(count):
+            port = self.ports[self.running.pop(0) - 1]
+            port.requeue(now_ms)
+            self.queue.append(port.number)
+            self.announce(prompts.PILE_BUSY, port.number, "", now_ms)
+
+    def _follow_clock(self, now_ms, wall_s):
+        """The time of day: the cap's schedule, and the night window opening or closing."""
+        minute = local_minute(wall_s, self.utc_offset_s)
+        self.cap_w = cap_at(minute, self.schedule, self.max_w)
+        start, end = self.night_min
+        night = in_window(minute, start, end)
+        if night == self.night:
+            return
+        self.night = night
+        if night and self.night_ends:
+            for port in self.ports:
+                if port.busy():
+                    self._stop(port, NIGHT, now_ms)
+        self.announce(prompts.NIGHT_CLOSED if night else prompts.WELCOME, 0, "", now_ms)
 
     def _follow_heat(self, now_ms, temp_dc):
         """The cabinet's temperature: warn, stop every port, resume at or below the resume point.
@@ -468,7 +529,8 @@ class Pile:
             level = HEAT_OK
         candidate, since = self._heat_next
         if level == heat:
-            self._heat_next = (heat, NEVER)
+            if candidate != heat:  # a move that did not hold: forgotten (no tuple made on a quiet tick)
+                self._heat_next = (heat, NEVER)
             return
         if candidate != level:
             self._heat_next = (level, now_ms)
@@ -505,7 +567,7 @@ class Pile:
     def _refresh_relays(self, now_ms):
         relay = self.relay
         ports = self.ports
-        stopped = self.halted or self.smoke or self.heat == HEAT_STOP
+        stopped = self.halted or self.smoke or self.heat == HEAT_STOP or self.night
         for index in range(len(ports)):
             port = ports[index]
             on = not stopped and port.fault is None and port.wants_relay() and port.fresh(now_ms)

@@ -34,6 +34,7 @@ REMOTE = "remote"
 NO_LOAD = "no_load"
 OUTAGE_UNPLUGGED = "outage_unplugged"
 SMOKE = "smoke"
+NIGHT = "night_window"
 # Latched port faults, which also end the port's session as its stop reason.
 SHORT = "short_circuit"
 FUSE = "fuse_blown"
@@ -81,6 +82,7 @@ class Port:
         self.reading_ms = NEVER
         self.powered = False
         self.need_w = 0
+        self.turn_ms = NEVER  # when the pile last gave this port room under its cap
         self.dirty = False
         self.fault = None  # the latched fault (SHORT, FUSE, WELDED), until a manager clears it
         self._weld_since = NEVER

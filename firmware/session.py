@@ -86,22 +86,3 @@ class Session:
             used = paid
         returned = paid - used if self.method in _REFUNDABLE_METHODS else 0
         return paid, used, returned
-
-
-def restore(snapshot):
-    """A Session rebuilt from ``snapshot``, marked as resumed after a power cut.
-
-    Raises KeyError or TypeError for a snapshot that is not one of ours.
-    """
-    session = Session(snapshot["method"], 0, snapshot["no"], snapshot["start"], str(snapshot.get("ref", "")))
-    session.paid_mfen = int(snapshot["paid_mfen"])
-    session.used_mfen = int(snapshot["used_mfen"])
-    session.tier = int(snapshot["tier"])
-    session.settled = bool(snapshot["settled"])
-    session.energy_wh = int(snapshot["energy_wh"])
-    base = snapshot["energy_base_wh"]
-    session.energy_base_wh = None if base is None else int(base)
-    session.charged_ms = int(snapshot["charged_ms"])
-    session.payments = int(snapshot["payments"])
-    session.resumed = True
-    return session

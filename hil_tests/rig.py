@@ -15,6 +15,7 @@ from collections.abc import Callable
 from boards import pinmap
 from boards.sim.world.flash import stored_orders
 from boards.sim.world.mifare import ClassicCard
+from boards.sim.world.sms_pdu_decode import Message, PduError
 from boards.sim.world.vm import DEFAULT_HEAP
 from boards.sim.world.world import VirtualPile
 from firmware import prompts
@@ -108,6 +109,18 @@ class SimRig:
     def modem_hang(self) -> None:
         """The modem stops answering, as a stuck module does, until it is power-cycled."""
         self._on_loop(self.pile.modem.hang)
+
+    def texts(self) -> list[Message]:
+        """The SMS the modem has sent, each whole (recipient, text, parts); none while a message's
+        parts are still going out."""
+
+        def whole() -> list[Message]:
+            try:
+                return self.pile.modem.texts()
+            except PduError:
+                return []
+
+        return self._on_loop(whole)
 
     def modem_commands(self) -> list[str]:
         """Every AT command line the modem received."""
@@ -263,6 +276,14 @@ class SimRig:
     def port_power(self, port: int) -> float:
         """The power the meter measures on ``port``."""
         return self.pile.port_power(port)
+
+    def watch_cap(self, cap_w: float) -> None:
+        """From now on the world times every stretch in which the pile draws more than ``cap_w``."""
+        self._on_loop(setattr, self.pile, "watch_cap_w", cap_w)
+
+    def over_cap(self) -> tuple[float, int]:
+        """(longest stretch over the watched cap in seconds, how many stretches) so far."""
+        return self.pile.longest_over_cap_s, self.pile.stretches_over_cap
 
     def display(self) -> list[str]:
         """The LCD's four lines."""

@@ -20,6 +20,7 @@ from tools.tls_certs import make_ca_and_server, tls_listener
 
 ERASE_CYCLES = 100000
 SWIPE_GAP_S = 4.0
+KEYS_AFTER_RECORDS_S = 0.5
 REQUEST_BYTES = 8
 REPLY_OVERHEAD_BYTES = 5
 
@@ -84,9 +85,14 @@ async def _line_trip(pile: VirtualPile, trip_w: int, make_fault, clear_fault) ->
     await asyncio.sleep(0.3)
     pile.model.arm_trip_probe(1, trip_w)
     events_before = len(pile.relay_events)
+    orders_before = len(pile.orders())
     make_fault()
     await pile.wait_for(lambda: _opened(pile, events_before, 1) is not None, 10, "relay 1 to open")
     latency_ms = (_opened(pile, events_before, 1) - pile.model.trip_probe_served_at) * 1000
+    # Undone once the pile has written the session's records: the keypad is polled between flash writes,
+    # so a key pressed and released while they run is not seen.
+    await pile.wait_for(lambda: len(pile.orders()) > orders_before, 10, "the trial's order")
+    await asyncio.sleep(KEYS_AFTER_RECORDS_S)
     await clear_fault()
     # The next trial starts once the display shows port 1 idle again (its stop shown for STOPPED_SHOW_S).
     await pile.wait_for(lambda: pile.display()[0][:1] == ".", 10, "port 1 idle")
@@ -132,6 +138,7 @@ async def trip(args) -> dict:
 
             short.append(await _line_trip(pile, trip_w, lambda: pile.short_circuit(1), clear_short))
         ports = (1, 2, 3)
+        orders = len(pile.orders())
         for _ in range(args.trials):
             for port in ports:
                 pile.set_load(port, 150)
@@ -140,12 +147,19 @@ async def trip(args) -> dict:
             await asyncio.sleep(0.3)
             events_before = len(pile.relay_events)
             await pile.cabinet.set_smoke(True)
-            await pile.wait_for(lambda: all(_opened(pile, events_before, p) for p in ports), 10, "every relay open")
+            await pile.wait_for(
+                lambda since=events_before: all(_opened(pile, since, p) for p in ports), 10, "every relay open"
+            )
             last_open = max(_opened(pile, events_before, p) for p in ports)
             smoke.append((last_open - pile.cabinet.smoke_changed_at) * 1000)
+            # The manager's code once the pile has written the three sessions' records (as above).
+            await pile.wait_for(lambda count=orders + 3: len(pile.orders()) >= count, 10, "the smoke's orders")
+            await asyncio.sleep(KEYS_AFTER_RECORDS_S)
+            orders += 3
             await pile.cabinet.set_smoke(False)
             await pile.press(f"C{code}#")
             await pile.wait_for(lambda: not pile.cabinet.buzzer, 10, "the smoke latch cleared")
+            await asyncio.sleep(KEYS_AFTER_RECORDS_S)  # the clear is written too
     finally:
         await pile.stop()
     scan_ms = wire_ms(args.profile, 9600)

@@ -21,7 +21,7 @@ HOST_ONLY_DIRS = ("world",)
 # (what a traceback shows) is its path on the device, the very string MicroPython gives the module as
 # __file__ when it imports it from the device's root, so the VM interns one copy of it, not two; and
 # private names are shortened to a set every module shares (tools/mpy_names.py).
-BUILD_SCHEME = "source name = device path, private names shortened, v2"
+BUILD_SCHEME = "source name = device path, private names shortened, no line numbers, -O2, v4"
 BUILD_STAMP = ".build-scheme"
 # Beside the image: each file's short private names and the source names they stand for.
 NAMES_MAP = "private-names.json"
@@ -81,7 +81,7 @@ def build(board: str, out_dir: Path) -> dict[str, dict[str, int | str]]:
                 renamed.write(texts[relative.as_posix()])
                 renamed.flush()
                 result = subprocess.run(
-                    [compiler, "-o", str(target), "-s", device_path, renamed.name],
+                    [compiler, "-O2", "-X", "no-source-lines", "-o", str(target), "-s", device_path, renamed.name],
                     capture_output=True,
                     text=True,
                     cwd=ROOT,

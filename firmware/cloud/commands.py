@@ -39,7 +39,7 @@ ARG_BLOCK = const(4)
 ARG_UNBLOCK = const(5)
 ARG_SETTLED = const(6)
 
-KINDS = ("start", "stop", "config", "query", "reboot", "time", "cards")
+KINDS = ("start", "stop", "config", "query", "reboot", "time", "cards", "clear")
 _REF_MAX = const(32)
 _UIDS_MAX = const(32)
 _UID_HEX_MAX = const(20)
@@ -106,9 +106,9 @@ def field_problem(command):
             return "start needs a port and a credit of at least 1 fen"
         if not isinstance(ref, str) or not 0 < len(ref) <= _REF_MAX:
             return "start needs a payment reference of 1 to 32 characters"
-    elif kind == "stop":
+    elif kind == "stop" or kind == "clear":
         if not _is_uint(command.get(ARG_PORT)):
-            return "stop needs a port"
+            return kind + " needs a port (clear: 0 for smoke and every port)"
     elif kind == "config":
         if not _is_uint(command.get(ARG_VERSION)) or not isinstance(command.get(ARG_SETTINGS), dict):
             return "config needs a version and a settings map"

@@ -4,21 +4,18 @@ import asyncio
 import gc
 
 from firmware.compat import const
-from firmware.shell import clock, settings, tasks
-from firmware.shell.cloud import COMMAND_MODULES, CloudLink
+from firmware.shell import settings, tasks
+from firmware.shell.cloud import CloudLink
 from firmware.shell.controller import Controller
-from firmware.shell.log import alarm, log, note
-from firmware.shell.modem_task import modem_loop
-from firmware.shell.store import Store
+from firmware.shell.log import alarm, log
+from firmware.shell.modem_task import AlarmTexts, modem_loop
 from firmware.shell.supervisor import Supervisor
 
 _BOOT_LOOP = const("boot loop")
 
 _HEAP_SHARE_PER_COLLECT = const(48)
-_BOOT_MODULES = const(("firmware.shell.boot",))
+_BOOT_MODULES = const(("firmware.shell.boot", "firmware.resume"))
 # The card layout's code, needed at boot only for the pile's tag; each swipe loads it again.
-_CARD_SETTINGS = const(("CARD_HOLD_FEN", "CARD_MIN_FEN", "CARD_DAY_MAX", "CARD_REPEAT_S"))
-_TAG_MODULES = const(("firmware.card.record", "firmware.card.value_block", "firmware.mac"))
 
 
 async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
@@ -40,7 +37,7 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
     """
     board.relays.all_off()
     try:
-        store, counters, looping = _open_flash(board, cfg)
+        store, counters, looping = _boot("open_flash", board, cfg)
     except OSError as error:
         alarm("flash_fault", detail=repr(error))
         await _safe_mode(board, "flash fault")
@@ -55,7 +52,7 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         alarm("ui_fault", detail=repr(error))
     watchdog.feed()
     try:
-        pile, panel, counters, snapshots, refused = _restore(store, cfg)
+        pile, panel, counters, snapshots, refused = _boot("restore", store, cfg)
     except OSError as error:
         alarm("flash_fault", detail=repr(error))
         await _safe_mode(board, "flash fault")
@@ -84,7 +81,7 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         link = CloudLink(board, identity, store, controller, counters["boot"], cfg, config_path, tls)
         if settings.exists(config_path + ".answer"):
             # This boot applied (or refused) a config command's change: its answer goes first.
-            answer = _config_answer(config_path, store)
+            answer = _boot("config_answer", config_path, store)
             if answer is not None:
                 link.answers.append(answer)
         asyncio.create_task(link.run())
@@ -92,10 +89,12 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
     if modem_line is not None:
         # Not supervised either: a stuck modem is power-cycled by its own task, never by the watchdog.
         apn = identity["apn"] if cloud else None
-        asyncio.create_task(modem_loop(modem_line, apn, cfg["MODEM_POLL_S"] * 1000))
+        # Smoke and heat are texted from this modem, with or without the cloud.
+        controller.texts = AlarmTexts(cfg, identity["pile"] if identity is not None else "")
+        asyncio.create_task(modem_loop(modem_line, apn, cfg["MODEM_POLL_S"] * 1000, controller.texts))
     card_reader = getattr(board, "card_reader", None)
     if card_reader is not None:
-        _start_cards(card_reader, controller, cfg, identity)
+        _boot("start_cards", card_reader, controller, cfg, identity)
     if getattr(board, "main_meter", None) is not None:  # not supervised: it only reports; loaded past boot's peak
         from firmware.shell.main_meter_task import start as start_main_meter
 
@@ -124,76 +123,22 @@ async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
         board.relays.all_off()
 
 
-# Boot-only code (firmware/shell/boot.py, firmware/shell/config_update.py) is used from these plain
-# functions, never from ``run``: a coroutine's frame outlives the boot and keeps whatever its locals and
-# stack held, which would keep that code in the heap after it is forgotten.
+# Boot-only code (firmware/shell/boot.py) is run through this plain function, never from ``run``: a
+# coroutine's frame outlives the boot and keeps whatever its locals and stack held, which would keep that
+# code in the heap after it is forgotten.
 
 
-def _open_flash(board, cfg):
-    """Mount the flash and count this boot: (store, counters, boot looping); OSError on a flash fault."""
+def _boot(step, *args):
+    """``step`` of firmware/shell/boot.py with ``args``; its code leaves the heap after."""
     from firmware.shell import boot
 
     try:
-        store = Store(board.mount_flash(), note)
-        counters = store.counters()
-        clock.restore(counters.get("wall", 0))
-        # The cloud knows records by (boot, seq): a lost counters file must not reuse a boot number.
-        boot.record_boot(counters, clock.wall_s(), cfg["SAFE_BOOTS"], store.last_sent()[1])
-        looping = boot.boot_loop(counters, cfg["SAFE_BOOTS"], cfg["SAFE_WINDOW_S"])
-        if looping:
-            counters["boots"] = []
-        store.save_counters(counters)
-        return store, counters, looping
+        return getattr(boot, step)(*args)
     finally:
         settings.forget(_BOOT_MODULES)
-
-
-def _restore(store, cfg):
-    """The pile, panel, counters and resumed sessions from the flash (firmware/shell/boot.py)."""
-    from firmware.shell import boot
-
-    try:
-        return boot.restore_from_flash(store, cfg, clock.now_ms(), clock.wall_s())
-    finally:
-        settings.forget(_BOOT_MODULES)
-
-
-def _start_cards(reader, controller, cfg, identity):
-    """The card book, and the reader's task (firmware/shell/card_task.py) once the identity gives the
-    site's card key; without the key no card can be read, and cards stay off (logged)."""
-    # The book stays on flash, and its code out of the heap, until a swipe, a session's end or a command;
-    # its settings are kept apart, as ``cfg`` is emptied once the pile runs.
-    controller.cards_cfg = {name: cfg[name] for name in _CARD_SETTINGS}
-    site_key = identity.get("site_key") if identity is not None else None
-    if site_key is None:
-        note("cards off: the identity has no site_key")
-        return
-    from binascii import unhexlify
-
-    from firmware.card.record import pile_tag
-    from firmware.shell.card_task import card_loop
-
-    tag = pile_tag(identity["pile"])
-    settings.forget(_TAG_MODULES)
-    asyncio.create_task(card_loop(reader, controller, unhexlify(site_key), tag))
 
 
 async def _safe_mode(board, reason):
     from firmware.shell import boot
 
     await boot.safe_mode(board, reason)
-
-
-def _config_answer(config_path, store):
-    """The answer to the config command this boot applied or refused; None (and an alarm) without the
-    room for its code: the answer then waits on flash for the next boot, and the pile runs regardless."""
-    gc.collect()
-    try:
-        from firmware.shell.config_update import take_answer
-
-        return take_answer(config_path, store)
-    except MemoryError as error:
-        alarm("cloud_fault", detail="config answer delayed: %r" % (error,))
-        return None
-    finally:
-        settings.forget(COMMAND_MODULES)

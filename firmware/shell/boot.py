@@ -15,9 +15,22 @@ every interrupted step recognisable here:
   is never used twice even when the counters write was the one cut.
 """
 
+import asyncio
+import gc
+
+from firmware.compat import const
 from firmware.frontpanel import FrontPanel
 from firmware.pile import Pile
-from firmware.shell.log import alarm
+from firmware.resume import resume_sessions
+from firmware.shell import clock, settings
+from firmware.shell.cloud import COMMAND_MODULES
+from firmware.shell.log import alarm, note
+from firmware.shell.store import Store
+
+# The card book's settings, kept apart from ``cfg`` (emptied once the pile runs).
+_CARD_SETTINGS = const(("CARD_HOLD_FEN", "CARD_MIN_FEN", "CARD_DAY_MAX", "CARD_REPEAT_S"))
+# The card layout's code, needed at boot only for the pile's tag; each swipe loads it again.
+_TAG_MODULES = const(("firmware.card.record", "firmware.card.value_block", "firmware.mac"))
 
 
 def _payment_landed(pending, snapshots, store):
@@ -61,7 +74,7 @@ def restore_from_flash(store, cfg, now_ms, wall_s):
         except (TypeError, ValueError):
             # Smoke and port faults were latched and cannot be read back: stay off until a manager clears.
             pile.relatch([1, []])
-    refused = pile.restore(now_ms, next_order, snapshots)
+    refused = resume_sessions(pile, now_ms, next_order, snapshots)
     for port in refused:
         store.set_aside_session(port)
     counters["next_order"] = pile.next_order
@@ -102,3 +115,56 @@ async def safe_mode(board, reason):
         board.lcd.show(3, "")
     except OSError as error:
         alarm("ui_fault", detail=repr(error))
+
+
+def open_flash(board, cfg):
+    """Mount the flash and count this boot: (store, counters, boot looping); OSError on a flash fault."""
+    store = Store(board.mount_flash(), note)
+    counters = store.counters()
+    clock.restore(counters.get("wall", 0))
+    # The cloud knows records by (boot, seq): a lost counters file must not reuse a boot number.
+    record_boot(counters, clock.wall_s(), cfg["SAFE_BOOTS"], store.last_sent()[1])
+    looping = boot_loop(counters, cfg["SAFE_BOOTS"], cfg["SAFE_WINDOW_S"])
+    if looping:
+        counters["boots"] = []
+    store.save_counters(counters)
+    return store, counters, looping
+
+
+def restore(store, cfg):
+    """The pile, panel, counters and resumed sessions from the flash (``restore_from_flash``)."""
+    return restore_from_flash(store, cfg, clock.now_ms(), clock.wall_s())
+
+
+def start_cards(reader, controller, cfg, identity):
+    """The card book, and the reader's task (firmware/shell/card_task.py) once the identity gives the
+    site's card key; without the key no card can be read, and cards stay off (logged)."""
+    # The book stays on flash, and its code out of the heap, until a swipe, a session's end or a command.
+    controller.cards_cfg = {name: cfg[name] for name in _CARD_SETTINGS}
+    site_key = identity.get("site_key") if identity is not None else None
+    if site_key is None:
+        note("cards off: the identity has no site_key")
+        return
+    from binascii import unhexlify
+
+    from firmware.card.record import pile_tag
+    from firmware.shell.card_task import card_loop
+
+    tag = pile_tag(identity["pile"])
+    settings.forget(_TAG_MODULES)
+    asyncio.create_task(card_loop(reader, controller, unhexlify(site_key), tag))
+
+
+def config_answer(config_path, store):
+    """The answer to the config command this boot applied or refused; None (and an alarm) without the
+    room for its code: the answer then waits on flash for the next boot, and the pile runs regardless."""
+    gc.collect()
+    try:
+        from firmware.shell.config_update import take_answer
+
+        return take_answer(config_path, store)
+    except MemoryError as error:
+        alarm("cloud_fault", detail="config answer delayed: %r" % (error,))
+        return None
+    finally:
+        settings.forget(COMMAND_MODULES)

@@ -43,6 +43,9 @@ class Controller:
         self.store_failed = False
         # Set by the smoke input's interrupt (``smoke_edge``) until the input task hands it to the core.
         self.smoke_seen = False
+        self.texts = (
+            None  # the alarm texts for the modem (firmware/shell/modem_task.py AlarmTexts), on a board with one
+        )
         pile.outbox_full = store.outbox_count() >= self.outbox_max
 
     # Each entry point has its own try: passing the core's method and arguments to a
@@ -160,6 +163,8 @@ class Controller:
             elif kind == EVENT_ALARM:
                 name, number, state, text = detail
                 alarm(name, number, text, state)
+                if state == 1 and self.texts is not None:
+                    self.texts.queue(name, number, text, now_ms, pile.wall_s)
                 # Smoke and a port's fault stay latched through a restart until a manager clears them.
                 latches_changed = latches_changed or name in (SMOKE, SHORT, FUSE, WELDED)
         payment = pile.payment

@@ -11,7 +11,7 @@ from firmware.compat import const
 
 _ALARMS_KEPT = const(16)
 
-# (alarm, port, detail[, state]) waiting for the cloud link; the oldest go first when it is full.
+# (alarm, port, detail[, state[, numbers]]) waiting for the cloud link; the oldest go first when it is full.
 alarms: list = []
 
 
@@ -26,15 +26,23 @@ def note(message):
     log("note", text=message)
 
 
-def alarm(name, port=0, detail="", state=None, **fields):
+def alarm(name, port=0, detail="", state=None, numbers=None, **fields):
     """Log an alarm and queue it for the cloud (``port`` 0 is the whole pile).
 
     ``state`` is 1 when a condition is raised and 0 when it clears (the bridge keeps one open alarm
-    per pile, port and name); None for a one-off event.
+    per pile, port and name); None for a one-off event. ``numbers``: the phone numbers an
+    ``sms_sent`` report names (docs/cloud-protocol.md).
     """
     if state is not None:
         fields["state"] = state
+    if numbers is not None:
+        fields["numbers"] = numbers
     log("alarm", alarm=name, port=port, detail=detail, **fields)
     if len(alarms) >= _ALARMS_KEPT:
         alarms.pop(0)
-    alarms.append((name, port, detail) if state is None else (name, port, detail, state))
+    if numbers is not None:
+        alarms.append((name, port, detail, state, numbers))
+    elif state is not None:
+        alarms.append((name, port, detail, state))
+    else:
+        alarms.append((name, port, detail))

@@ -15,6 +15,7 @@ from drivers.modem_at import AtEngine, AtError, AtTimeout
 from drivers.modem_ppp import PppLink
 from firmware.compat import const
 from firmware.shell import clock
+from firmware.shell.clock import now_ms
 from firmware.shell.log import alarm, log
 
 # What the drivers remember from one round to the next.
@@ -22,9 +23,10 @@ _AT_STATE = const(("data_mode", "rejected", "stray", "urcs"))
 _MODEM_STATE = const(("sim_state", "reg", "rssi_dbm", "operator_name", "misses", "power_cycles", "last_error"))
 
 
-async def run(line, apn):
+async def run(line, apn, texts):
     """One round on ``line`` (no dialling without an ``apn``: a pile with no identity has no cloud to
-    reach). Never raises: a failed round is logged and the next one tries again."""
+    reach), sending the alarm texts that are due (``texts``: firmware/shell/modem_task.py). Never
+    raises: a failed round is logged and the next one tries again."""
     at = AtEngine(line.uart)
     modem = Modem(at, PowerKey(line.power_pin))
     link = PppLink(modem, line.uart, line.ppp_class, line.ppp)
@@ -39,6 +41,11 @@ async def run(line, apn):
                 log("modem", state="silent", error=repr(error))
                 return
             line.started = True
+        due = texts.due(now_ms())
+        if due:
+            from firmware.shell.sms_round import send_due
+
+            await link.at_work(lambda: send_due(modem, texts, due))
         await _check(modem, link, apn)
         if not line.clock_set:
             line.clock_set = await _set_clock(modem, link)

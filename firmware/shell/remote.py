@@ -1,4 +1,4 @@
-"""Commands from the cloud acted on: start, stop, config, query, reboot, time, cards
+"""Commands from the cloud acted on: start, stop, config, query, reboot, time, cards, clear
 (docs/cloud-protocol.md).
 
 firmware/cloud/commands.py decides whether a command may run; this module
@@ -126,6 +126,8 @@ def _run(link, command):
         return DONE, "", before
     if kind == "cards":
         return _cards(controller, command[ARG_BLOCK], command[ARG_UNBLOCK], command[ARG_SETTLED])
+    if kind == "clear":
+        return _clear(controller, command[ARG_PORT])
     return DONE, "", None  # reboot: answered first, then _reboot
 
 
@@ -158,6 +160,20 @@ def _stop(controller, number):
     now_ms = clock.now_ms()
     controller.apply(now_ms, "remote stop", controller.pile.stop, now_ms, number, REMOTE)
     return DONE, "", order_no
+
+
+def _clear(controller, number):
+    """A manager clears what is latched: smoke and every port's fault (port 0), or one port's fault;
+    refused while the smoke detector still reads smoke."""
+    pile = controller.pile
+    if number and pile.port(number) is None:
+        return REFUSED, "invalid port", None
+    log("remote", clear=number)
+    now_ms = clock.now_ms()
+    prompt = controller.apply(now_ms, "remote clear", pile.clear, now_ms, number)
+    if prompt == prompts.ALARM_CLEARED:
+        return DONE, "", None
+    return REFUSED, "smoke still detected" if prompt == prompts.SMOKE_ALARM else "control fault", None
 
 
 def _cards(controller, block, unblock, settled):

@@ -3,7 +3,8 @@
 import os
 
 from firmware import prompts
-from firmware.session import Session, restore
+from firmware.resume import resume_sessions, session_from
+from firmware.session import Session
 from firmware.shell.boot import boot_loop, record_boot
 from firmware.shell.store import Store
 from tests.core.scenario import Scenario, scratch_dir
@@ -18,7 +19,7 @@ def test_snapshot_round_trip_marks_the_session_resumed():
     session.energy_base_wh = 1000
     session.charged_ms = 90000
     session.add(100)
-    again = restore(session.snapshot())
+    again = session_from(session.snapshot())
     assert again.snapshot() == session.snapshot()
     assert again.resumed and not session.resumed
 
@@ -32,7 +33,7 @@ def cut_while_charging(**overrides):
     s.run(7000)
     saved = s.pile.port(3).session.snapshot()
     after = Scenario(CHECKPOINT_S=5, UNIT_MIN=10, **overrides)
-    refused = after.pile.restore(after.now, 9, [(3, saved)])
+    refused = resume_sessions(after.pile, after.now, 9, [(3, saved)])
     assert refused == []
     return s, saved, after
 
@@ -82,13 +83,13 @@ def test_order_numbers_continue_after_a_restore():
     after.pay(5, 1)
     assert after.pile.port(5).session.order_no == 9
     bumped = Scenario()
-    bumped.pile.restore(bumped.now, 2, [(3, saved)])
+    resume_sessions(bumped.pile, bumped.now, 2, [(3, saved)])
     assert bumped.pile.next_order == saved["no"] + 1
 
 
 def test_a_snapshot_that_is_not_ours_is_refused_not_fatal():
     s = Scenario()
-    refused = s.pile.restore(s.now, 1, [(2, {"no": 1}), (11, Session("coin", 1, 2, 0).snapshot())])
+    refused = resume_sessions(s.pile, s.now, 1, [(2, {"no": 1}), (11, Session("coin", 1, 2, 0).snapshot())])
     assert refused == [2, 11]
     assert not any(port.busy() for port in s.pile.ports)
 

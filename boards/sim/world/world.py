@@ -81,6 +81,12 @@ class VirtualPile:
         self.blown_fuses: set[int] = set()
         self.welded: set[int] = set()
         self.cabinet: Cabinet | None = None
+        # With ``watch_cap_w`` set, the physics times every stretch in which the whole pile draws more:
+        # the longest (s) and how many there were.
+        self.watch_cap_w: float | None = None
+        self.longest_over_cap_s = 0.0
+        self.stretches_over_cap = 0
+        self._over_cap_since: float | None = None
         self.lcd = Hd44780Lcd()
         self.voice = Jq8900Decoder()
         self.link: SerialLink | None = None
@@ -326,6 +332,18 @@ class VirtualPile:
                     watts = 0.0
                 self.model.set_power(port, watts)
             self.model.advance(dt_s)
+            if self.watch_cap_w is not None:
+                self._time_over_cap(now)
+
+    def _time_over_cap(self, now: float) -> None:
+        total = sum(reading.power_w for reading in self.model.ports.values())
+        if total <= self.watch_cap_w:
+            self._over_cap_since = None
+            return
+        if self._over_cap_since is None:
+            self._over_cap_since = now
+            self.stretches_over_cap += 1
+        self.longest_over_cap_s = max(self.longest_over_cap_s, now - self._over_cap_since)
 
     def firmware_dead(self) -> bool:
         """True when the firmware exited on a powered board with no watchdog to restart it.
