@@ -41,11 +41,8 @@ class Controller:
         self.cards_open = 0  # how many users have it open
         self.failed = False
         self.store_failed = False
-        # Set by the smoke input's interrupt (``smoke_edge``) until the input task hands it to the core.
-        self.smoke_seen = False
-        self.texts = (
-            None  # the alarm texts for the modem (firmware/shell/modem_task.py AlarmTexts), on a board with one
-        )
+        # The alarm texts for the modem (firmware/shell/modem_task.py AlarmTexts), on a board with one.
+        self.texts = None
         pile.outbox_full = store.outbox_count() >= self.outbox_max
 
     # Each entry point has its own try: passing the core's method and arguments to a
@@ -106,9 +103,8 @@ class Controller:
 
     def smoke_edge(self, _pin):
         """The smoke detector's input rose (its pin interrupt): every relay opens now, and stays open
-        whatever the core decides until the input task has latched the smoke in it."""
-        self.relays.all_off()
-        self.smoke_seen = True
+        whatever the core decides until the input task has latched the smoke in it (``relays.held_off``)."""
+        self.relays.hold_off()
 
     def _settle(self, now_ms):
         """Relays first (an off never waits for the flash), then the records, in an order a cut
@@ -120,7 +116,7 @@ class Controller:
            then the session, then the counters without ``pending``;
         3. other session changes, and counters that changed.
         """
-        if self.failed or self.smoke_seen:
+        if self.failed:
             self.relays.all_off()
         else:
             self.relays.apply(self.pile.relay)

@@ -129,21 +129,23 @@ async def input_loop(keypad, coin, smoke, controller, supervisor):
 
     ``smoke`` is the detector's input (1: smoke, or its loop broken; None on a
     board without one). Its rising edge has already opened every relay (the
-    interrupt, ``Controller.smoke_edge``); here the core latches it, on the scan
-    after, and learns when the detector is quiet again. A keypad on a bus (the ESP32-S3's I2C
-    expander) that stops answering is reported once and reads as no key until
-    it answers again; coins still count.
+    interrupt, ``Controller.smoke_edge``); here the core latches it on the next
+    scan, and learns when the detector is quiet again. A keypad on a bus (the
+    ESP32-S3's I2C expander) that stops answering is reported once and reads as
+    no key until it answers again; coins still count.
     """
     keypad_ok = True
     smoke_level = 0
     while True:
         supervisor.beat(INPUTS)
-        if smoke is not None and (controller.smoke_seen or smoke.value() != smoke_level):
+        if smoke is not None and (controller.relays.held_off or smoke.value() != smoke_level):
+            relays = controller.relays
             now = now_ms()
-            if controller.smoke_seen:
-                # An edge the interrupt saw is smoke, even if the input has fallen again since.
+            if relays.held_off:
+                # An edge the interrupt saw is smoke, even if the input has fallen again since: once the
+                # core has latched it, the core keeps the relays open.
                 controller.apply(now, _SMOKE, controller.pile.on_smoke, now, True)
-                controller.smoke_seen = False
+                relays.release()
             smoke_level = smoke.value()
             controller.apply(now, _SMOKE, controller.pile.on_smoke, now, smoke_level == 1)
         try:
