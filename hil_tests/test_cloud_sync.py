@@ -116,6 +116,14 @@ def test_a_flapping_slow_link(make_rig, cloud):
     assert_same_orders(cloud, rig)
 
 
+def written(rig) -> bool:
+    """True once the pile has logged its ports after its last order: the order's flash writes, which follow
+    its log line in the same step of the control path, are over."""
+    records = rig.pile.records
+    last_order = max(index for index, record in enumerate(records) if record["log"] == "order")
+    return any(record["log"] == "ports" for record in records[last_order:])
+
+
 def test_unsent_orders_survive_a_power_cut(make_rig, cloud):
     rig = pile(make_rig, cloud)
     start_charging(rig, port=7)
@@ -123,6 +131,7 @@ def test_unsent_orders_survive_a_power_cut(make_rig, cloud):
     rig.link_down()
     end_session(rig, 7)
     end_session(rig, 8)
+    rig.wait_until(lambda: written(rig), 5, "the last order on flash")
     rig.power_cut()
     assert sorted(order["port"] for order in rig.stored_orders()) == [7, 8]
     rig.power_restore()

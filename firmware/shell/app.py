@@ -15,7 +15,6 @@ _BOOT_LOOP = const("boot loop")
 
 _HEAP_SHARE_PER_COLLECT = const(48)
 _BOOT_MODULES = const(("firmware.shell.boot", "firmware.resume"))
-# The card layout's code, needed at boot only for the pile's tag; each swipe loads it again.
 
 
 async def run(board, cfg, identity=None, tls=None, config_path="config.json"):
